@@ -1,0 +1,100 @@
+"""Warehouse layout: the DDL of the ``raw`` and ``audit`` schemas, derived from the contract.
+
+``raw.<dataset>`` holds every row of every *currently loaded* facility-day delivery (a
+redelivery deletes the earlier version's rows); the latest-wins resolution of ids that reappear on
+later days is dbt's job (``int_*_current``).  Personal columns: ``id_card_no`` is stored as
+``id_card_hash`` (HMAC-SHA256 hex), ``name``/``phone`` are not stored at all.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from grassroots.contract import (
+    DAILY,
+    LINEAGE_COLUMNS,
+    REFERENCE,
+    REFERENCE_LINEAGE,
+    Dataset,
+)
+
+AUDIT_DDL = """
+CREATE SCHEMA IF NOT EXISTS audit;
+CREATE TABLE IF NOT EXISTS audit.batches (
+    batch_id BIGINT PRIMARY KEY,
+    started_at TIMESTAMP,
+    finished_at TIMESTAMP,
+    landing VARCHAR,
+    date_from DATE,
+    date_to DATE,
+    deliveries_loaded INTEGER,
+    rows_loaded BIGINT,
+    rows_quarantined BIGINT
+);
+-- One row per facility-day delivery seen (a version, or a folder with no usable manifest:
+-- delivery_version NULL).  content_sha256 tells a conflicting resend of the same version apart.
+CREATE TABLE IF NOT EXISTS audit.deliveries (
+    facility_code VARCHAR NOT NULL,
+    business_date DATE NOT NULL,
+    delivery_version INTEGER,
+    status VARCHAR NOT NULL,
+    detail VARCHAR,
+    rows_loaded BIGINT,
+    rows_quarantined BIGINT,
+    received_at TIMESTAMP,
+    content_sha256 VARCHAR,
+    generated_at TIMESTAMP,
+    encoding VARCHAR,
+    files_delivered INTEGER,
+    files_rejected INTEGER,
+    archive_path VARCHAR,
+    batch_id BIGINT
+);
+-- One row per rejected row (line_no set) or file (line_no NULL).  row_data is the row as
+-- delivered (JSON of text values) with personal fields masked.
+CREATE TABLE IF NOT EXISTS audit.quarantine (
+    facility_code VARCHAR,
+    business_date DATE,
+    delivery_version INTEGER,
+    dataset VARCHAR,
+    file_name VARCHAR,
+    line_no BIGINT,
+    reason VARCHAR NOT NULL,
+    detail VARCHAR,
+    row_data VARCHAR,
+    batch_id BIGINT
+);
+-- Months whose rows changed in a batch (inserted or deleted), per dataset and facility: the
+-- incremental dbt models rebuild exactly these.
+CREATE TABLE IF NOT EXISTS audit.load_changes (
+    batch_id BIGINT,
+    dataset VARCHAR,
+    facility_code VARCHAR,
+    month DATE
+);
+-- Reference snapshots seen (full files; the latest wins).
+CREATE TABLE IF NOT EXISTS audit.reference_snapshots (
+    dataset VARCHAR,
+    sha256 VARCHAR,
+    rows_loaded BIGINT,
+    rows_quarantined BIGINT,
+    received_at TIMESTAMP,
+    archive_path VARCHAR,
+    batch_id BIGINT
+);
+"""
+
+
+def raw_table_ddl(ds: Dataset) -> str:
+    cols = [f"{c.stored_name} {c.duckdb_type}" for c in ds.stored_columns]
+    lineage = LINEAGE_COLUMNS if ds.kind == "daily" else REFERENCE_LINEAGE
+    cols += [f"{n} {t}" for n, t in lineage]
+    return f"CREATE TABLE IF NOT EXISTS raw.{ds.name} (\n    " + ",\n    ".join(cols) + "\n)"
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw and audit schemas if absent (idempotent)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    for ds in REFERENCE + DAILY:
+        con.execute(raw_table_ddl(ds))
+    con.execute(AUDIT_DDL)
