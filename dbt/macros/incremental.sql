@@ -1,0 +1,208 @@
+{#-
+  Incremental bookkeeping.
+
+  The loader writes audit.load_changes(batch_id, dataset, facility_code, month): the months whose
+  rows were inserted or deleted by each batch.  Every incremental model stamps the rows it writes
+  with `_processed_batch_id` = the newest batch in audit.load_changes at build time; on the next
+  run, max(_processed_batch_id) in the model is its watermark and only what changed in later
+  batches is recomputed.  Recomputing is idempotent, so a watermark that moves backwards (rows
+  deleted) only costs extra work, never correctness.  A new reference snapshot (facilities,
+  regions, drugs, ...) after the watermark rebuilds every month, since it can move any row.
+-#}
+
+{% macro current_batch_id() -%}
+    (select coalesce(max(batch_id), 0) from {{ source('audit', 'load_changes') }})
+{%- endmacro %}
+
+{% macro watermark() -%}
+    (select coalesce(max(_processed_batch_id), -1) from {{ this }})
+{%- endmacro %}
+
+{#- True when a reference snapshot arrived after the watermark (everything must be rebuilt). -#}
+{% macro reference_changed() -%}
+    exists (
+        select 1 from {{ source('audit', 'reference_snapshots') }}
+        where batch_id > {{ watermark() }}
+    )
+{%- endmacro %}
+
+{#-
+  Boolean SQL: the month in `month_col` must be (re)built in this run.  `yoy`: a change in month M
+  also rebuilds M + 12 (its "same month last year" columns read M).  Always true on a full build.
+-#}
+{% macro month_needs_rebuild(month_col, datasets, yoy=false) -%}
+    {%- if is_incremental() -%}
+    (
+        {{ reference_changed() }}
+        or {{ month_col }} in (
+            select month from {{ source('audit', 'load_changes') }}
+            where dataset in ('{{ datasets | join("', '") }}') and batch_id > {{ watermark() }}
+            {%- if yoy %}
+            union
+            select cast({{ dbt.dateadd('month', 12, 'month') }} as date)
+            from {{ source('audit', 'load_changes') }}
+            where dataset in ('{{ datasets | join("', '") }}') and batch_id > {{ watermark() }}
+            {%- endif %}
+        )
+    )
+    {%- else -%}
+    (1 = 1)
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+  pre_hook of the incremental marts: delete the months about to be rebuilt, so that a month whose
+  rows all disappeared (a redelivery retracting them) does not keep stale rows; delete+insert on
+  `month` alone only replaces months that still produce rows.
+-#}
+{% macro delete_rebuilt_months(datasets, yoy=false) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where {{ month_needs_rebuild('month', datasets, yoy) }}
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+  Column names of a raw dataset, read from the generated sources file through the graph (no
+  database introspection, so unit tests with fixture inputs work too).  Staging models of daily
+  datasets keep the source names unchanged.
+-#}
+{% macro source_columns(dataset) -%}
+    {%- set names = [] -%}
+    {%- if execute -%}
+        {%- set node = graph.sources['source.grassroots.raw.' ~ dataset] -%}
+        {%- for name in node.columns -%}{%- do names.append(name) -%}{%- endfor -%}
+    {%- endif -%}
+    {{ return(names) }}
+{%- endmacro %}
+
+{#-
+  Latest-wins current state of a daily dataset (incremental, unique_key = the dataset key).
+
+  Of all loaded rows of one key (the same id delivered on several business dates), the row of the
+  latest (_business_date, _delivery_version) wins; keys are unique within one delivery file, and
+  _line_no only makes the order total.
+
+  Incremental run: the keys to recompute are (a) keys of raw rows from batches after the watermark
+  and (b) keys already in the model in a (facility, month) the loader reports as changed (rows
+  deleted by a redelivery); `extra_touched` adds more (prescriptions whose visit changed).  Their
+  winner is recomputed over ALL their raw rows.  A key with no raw row left comes out as a
+  tombstone (_is_deleted), deleting the old row through delete+insert; the post_hook then removes
+  the tombstone.  Cost follows the size of the change, plus a key-only semi-join on raw.
+
+  month_expr: the event month, over alias `c` (the winning row) and whatever `join_sql` joins.
+-#}
+{% macro current_state(dataset, key, month_expr, datasets, join_sql='', extra_touched='') -%}
+{%- set stg = ref('stg_raw__' ~ dataset) -%}
+{%- set cols = source_columns(dataset) -%}
+{%- set non_key = [] -%}
+{%- for c in cols -%}{%- if c not in key -%}{%- do non_key.append(c) -%}{%- endif -%}{%- endfor %}
+with
+{% if is_incremental() %}
+scope as (
+    -- (facility, month) pairs whose rows changed since the watermark
+    select distinct facility_code, month
+    from {{ source('audit', 'load_changes') }}
+    where dataset in ('{{ datasets | join("', '") }}') and batch_id > {{ watermark() }}
+),
+
+touched as (
+    select {{ key | join(', ') }} from {{ stg }}
+    where _batch_id > {{ watermark() }}
+    union
+    select {{ key | join(', ') }} from {{ this }} as t
+    where {{ reference_changed() }}
+       or exists (
+            select 1 from scope as s
+            where s.month = t.month
+              and (s.facility_code = t.facility_code or s.facility_code = t._delivery_facility)
+       )
+    {%- if extra_touched %}
+    union
+    {{ extra_touched }}
+    {%- endif %}
+),
+
+candidates as (
+    select r.*
+    from {{ stg }} as r
+    where exists (
+        select 1 from touched as k
+        where {% for k in key %}k.{{ k }} = r.{{ k }}{{ ' and ' if not loop.last }}{% endfor %}
+    )
+),
+{% else %}
+candidates as (
+    select * from {{ stg }}
+),
+{% endif %}
+
+ranked as (
+    select
+        candidates.*,
+        row_number() over (
+            partition by {{ key | join(', ') }}
+            order by _business_date desc, _delivery_version desc, _line_no desc
+        ) as _version_rank
+    from candidates
+),
+
+latest as (
+    select
+        {%- for c in cols %}
+        c.{{ c }},
+        {%- endfor %}
+        {{ month_expr }} as month
+    from ranked as c
+    {{ join_sql }}
+    where c._version_rank = 1
+)
+
+{% if is_incremental() %}
+select
+    {%- for k in key %}
+    k.{{ k }},
+    {%- endfor %}
+    {%- for c in non_key %}
+    l.{{ c }},
+    {%- endfor %}
+    l.month,
+    {{ current_batch_id() }} as _processed_batch_id,
+    l.{{ key[0] }} is null as _is_deleted
+from touched as k
+left join latest as l
+    on {% for k in key %}l.{{ k }} = k.{{ k }}{{ ' and ' if not loop.last }}{% endfor %}
+{% else %}
+select
+    {%- for c in cols %}
+    {{ c }},
+    {%- endfor %}
+    month,
+    {{ current_batch_id() }} as _processed_batch_id,
+    false as _is_deleted
+from latest
+{% endif %}
+{%- endmacro %}
+
+{#- Latest-wins for the small daily datasets rebuilt in full (views / tables). -#}
+{% macro latest_wins(dataset, key) -%}
+{%- set stg = ref('stg_raw__' ~ dataset) -%}
+{%- set cols = source_columns(dataset) -%}
+with ranked as (
+    select
+        r.*,
+        row_number() over (
+            partition by {{ key | join(', ') }}
+            order by _business_date desc, _delivery_version desc, _line_no desc
+        ) as _version_rank
+    from {{ stg }} as r
+)
+
+select
+    {%- for c in cols %}
+    {{ c }}{{ ',' if not loop.last }}
+    {%- endfor %}
+from ranked
+where _version_rank = 1
+{%- endmacro %}

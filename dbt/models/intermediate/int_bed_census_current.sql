@@ -1,0 +1,12 @@
+-- Latest-wins current state of bed_census (key: 'facility_code', 'census_date', 'department_code'): see macro current_state.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['facility_code', 'census_date', 'department_code'],
+        post_hook="delete from {{ this }} where _is_deleted",
+        on_schema_change='append_new_columns'
+    )
+}}
+
+{{ current_state('bed_census', ['facility_code', 'census_date', 'department_code'], month_of('c.census_date'), ['bed_census']) }}

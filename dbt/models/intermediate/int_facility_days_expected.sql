@@ -1,0 +1,25 @@
+-- Facility-days expected to deliver: every facility that delivers extracts itself (hospitals and
+-- centres; stations and village clinics report inside their centre's folder) for every
+-- business_date from the first to the last one seen in audit.deliveries.
+{{ config(materialized='table') }}
+
+{%- set first_day %}coalesce((select min(business_date) from {{ source('audit', 'deliveries') }}), cast('{{ var("calendar_default_start") }}' as date)){% endset %}
+{%- set last_day %}coalesce((select max(business_date) from {{ source('audit', 'deliveries') }}), cast('{{ var("calendar_default_start") }}' as date)){% endset %}
+
+with days as (
+    {{ dbt.date_spine('day', first_day, dbt.dateadd('day', 1, last_day)) }}
+),
+
+bounds as (
+    select count(*) as deliveries from {{ source('audit', 'deliveries') }}
+)
+
+select
+    cast(d.date_day as date) as business_date,
+    f.facility_code,
+    f.facility_type,
+    f.district_code
+from days as d
+cross join {{ ref('int_facilities_classified') }} as f
+where f.delivers_extracts
+  and (select deliveries from bounds) > 0  -- no delivery seen: nothing expected

@@ -1,0 +1,12 @@
+-- Latest-wins current state of inpatient_discharges (key: 'facility_code', 'stay_id'): see macro current_state.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['facility_code', 'stay_id'],
+        post_hook="delete from {{ this }} where _is_deleted",
+        on_schema_change='append_new_columns'
+    )
+}}
+
+{{ current_state('inpatient_discharges', ['facility_code', 'stay_id'], month_of('c.discharge_time'), ['inpatient_discharges']) }}

@@ -1,0 +1,12 @@
+-- Latest-wins current state of outpatient_visits (key: 'facility_code', 'visit_id'): see macro current_state.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['facility_code', 'visit_id'],
+        post_hook="delete from {{ this }} where _is_deleted",
+        on_schema_change='append_new_columns'
+    )
+}}
+
+{{ current_state('outpatient_visits', ['facility_code', 'visit_id'], month_of('c.visit_time'), ['outpatient_visits']) }}

@@ -1,0 +1,12 @@
+-- Latest-wins current state of referrals (key: 'referral_id'): see macro current_state.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['referral_id'],
+        post_hook="delete from {{ this }} where _is_deleted",
+        on_schema_change='append_new_columns'
+    )
+}}
+
+{{ current_state('referrals', ['referral_id'], month_of('c.referral_time'), ['referrals']) }}

@@ -1,0 +1,57 @@
+-- One row per resident with a health record (current version): community of residence, birth
+-- date, key-population flags from the record, and the first outpatient/inpatient diagnosis dates
+-- of hypertension (I10-I13) and diabetes (E11, and E14 "unspecified", counted as diabetes).
+-- Age and period membership are evaluated by each mart at the end of its reporting period, so a
+-- diagnosis counts only from its date on.  Residents without a record cannot be placed in a
+-- community and are not in the population-based marts.
+with records as (
+    select * from {{ ref('int_health_records_current') }}
+),
+
+diagnoses as (
+    select resident_id, {{ icd10_category('diagnosis_code') }} as category,
+           {{ to_date('visit_time') }} as dx_date
+    from {{ ref('int_outpatient_visits_current') }}
+    union all
+    select resident_id, {{ icd10_category('diagnosis_code') }} as category,
+           {{ to_date('admit_time') }} as dx_date
+    from {{ ref('int_inpatient_discharges_current') }}
+),
+
+first_dx as (
+    select
+        resident_id,
+        min(case when category between 'I10' and 'I13' then dx_date end)
+            as first_hypertension_dx_date,
+        min(case when category in ('E11', 'E14') then dx_date end) as first_diabetes_dx_date
+    from diagnoses
+    group by resident_id
+)
+
+select
+    r.resident_id,
+    r.facility_code as record_facility_code,
+    r.region_code,
+    h.street_code,
+    h.district_code,
+    r.sex,
+    r.birth_date,
+    r.registered_date,
+    r.updated_date,
+    r.hypertension as hypertension_flag,
+    r.diabetes as diabetes_flag,
+    r.tuberculosis,
+    r.severe_mental_disorder,
+    r.disability,
+    r.pregnant,
+    r.low_income,
+    d.first_hypertension_dx_date,
+    d.first_diabetes_dx_date,
+    (
+        {%- for f in var('record_completeness_fields', ['blood_type', 'allergy_history', 'past_history', 'family_history', 'occupation', 'education']) %}
+        coalesce(trim(r.{{ f }}), '') <> ''{{ ' and' if not loop.last }}
+        {%- endfor %}
+    ) as is_complete
+from records as r
+left join first_dx as d on d.resident_id = r.resident_id
+left join {{ ref('int_regions_hierarchy') }} as h on h.region_code = r.region_code

@@ -1,0 +1,112 @@
+-- 双向转诊: month (of referral_time) x facility.  *_out: referrals the facility sent, *_in:
+-- referrals it received (to_facility_code), each in its current (latest-wins) status.
+-- down_share = down_out / (up_out + down_out); arrival_rate = arrived / all sent referrals (every
+-- status); referral_rate = referrals sent / outpatient visits of the facility-month.
+-- For tertiary hospitals down_out is 国考 indicator 2 (下转患者人次数).
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='month',
+        pre_hook="{{ delete_rebuilt_months(['referrals', 'outpatient_visits']) }}"
+    )
+}}
+
+with referrals as (
+    select * from {{ ref('int_referrals_current') }}
+    where {{ month_needs_rebuild('month', ['referrals', 'outpatient_visits']) }}
+),
+
+sent as (
+    select
+        month,
+        facility_code,
+        sum({{ flag("direction = 'up'") }}) as up_out,
+        sum({{ flag("direction = 'down'") }}) as down_out,
+        sum({{ flag("status = 'requested'") }}) as requested_out,
+        sum({{ flag("status = 'accepted'") }}) as accepted_out,
+        sum({{ flag("status = 'arrived'") }}) as arrived_out,
+        sum({{ flag("status = 'rejected'") }}) as rejected_out,
+        sum({{ flag("status = 'cancelled'") }}) as cancelled_out,
+        sum({{ flag('team_code is not null') }}) as family_doctor_out,
+        sum({{ flag('priority_slot') }}) as priority_slot_out
+    from referrals
+    group by month, facility_code
+),
+
+received as (
+    select
+        month,
+        to_facility_code as facility_code,
+        sum({{ flag("direction = 'up'") }}) as up_in,
+        sum({{ flag("direction = 'down'") }}) as down_in,
+        sum({{ flag("status = 'arrived'") }}) as arrived_in
+    from referrals
+    group by month, to_facility_code
+),
+
+visits as (
+    select month, facility_code, count(*) as outpatient_visits
+    from {{ ref('int_outpatient_visits_current') }}
+    where {{ month_needs_rebuild('month', ['referrals', 'outpatient_visits']) }}
+    group by month, facility_code
+),
+
+grain as (
+    select month, facility_code from sent
+    union
+    select month, facility_code from received
+),
+
+summary as (
+    select
+        g.month,
+        g.facility_code,
+        coalesce(s.up_out, 0) as up_out,
+        coalesce(s.down_out, 0) as down_out,
+        coalesce(r.up_in, 0) as up_in,
+        coalesce(r.down_in, 0) as down_in,
+        coalesce(s.up_out, 0) + coalesce(s.down_out, 0) as referrals_sent,
+        coalesce(s.requested_out, 0) as requested_out,
+        coalesce(s.accepted_out, 0) as accepted_out,
+        coalesce(s.arrived_out, 0) as arrived_out,
+        coalesce(s.rejected_out, 0) as rejected_out,
+        coalesce(s.cancelled_out, 0) as cancelled_out,
+        coalesce(r.arrived_in, 0) as arrived_in,
+        coalesce(s.family_doctor_out, 0) as family_doctor_out,
+        coalesce(s.priority_slot_out, 0) as priority_slot_out,
+        coalesce(v.outpatient_visits, 0) as outpatient_visits
+    from grain as g
+    left join sent as s on s.month = g.month and s.facility_code = g.facility_code
+    left join received as r on r.month = g.month and r.facility_code = g.facility_code
+    left join visits as v on v.month = g.month and v.facility_code = g.facility_code
+)
+
+select
+    s.month,
+    s.facility_code,
+    f.district_code,
+    f.level_group,
+    f.alliance_code,
+    s.up_out,
+    s.down_out,
+    s.up_in,
+    s.down_in,
+    s.referrals_sent,
+    {{ safe_divide('s.down_out', 's.referrals_sent') }} as down_share,
+    s.requested_out,
+    s.accepted_out,
+    s.arrived_out,
+    s.rejected_out,
+    s.cancelled_out,
+    {{ safe_divide('s.arrived_out', 's.referrals_sent') }} as arrival_rate,
+    s.arrived_in,
+    s.family_doctor_out,
+    {{ safe_divide('s.family_doctor_out', 's.referrals_sent') }} as family_doctor_share,
+    s.priority_slot_out,
+    {{ safe_divide('s.priority_slot_out', 's.referrals_sent') }} as priority_slot_share,
+    s.outpatient_visits,
+    {{ safe_divide('s.referrals_sent', 's.outpatient_visits') }} as referral_rate,
+    {{ current_batch_id() }} as _processed_batch_id
+from summary as s
+left join {{ ref('int_facilities_classified') }} as f on f.facility_code = s.facility_code

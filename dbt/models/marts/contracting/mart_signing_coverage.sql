@@ -1,0 +1,180 @@
+-- 家庭医生签约覆盖: month-end (as_of_date) x community of residence x team.
+-- Denominator population and the 65+/0-6 populations come from population.csv (year of the
+-- date) and are the COMMUNITY's: they repeat on every team row of a community (team_code 'none'
+-- when nobody in the community is signed).  Never sum them across teams: use
+-- mart_signing_coverage_by_community, which takes them once.
+-- signed: residents with a counted contract covering the date (status active or expired, see
+-- int_contracts_active_month_end); a resident with several counts once, under the team of the
+-- contract that started last.  Key population (any of the nine groups at the date, counted once)
+-- and disease groups come from the residents' current health records.
+-- renewals / contracts_ending: contracts (not terminated) whose end_date falls in the month,
+-- and those of them with a later contract naming them in renewal_of; placed by the ending
+-- contract's team and the resident's community.
+with performance_period as (
+    select month, as_of_date, year from {{ ref('int_calendar_months') }}
+),
+
+residents as (
+    select * from {{ ref('int_residents_enriched') }}
+),
+
+population as (
+    select
+        region_code,
+        year,
+        sum(population) as population,
+        sum(case when age_band in ('65-79', '80+') then population else 0 end) as population_65plus,
+        sum(case when age_band = '0-6' then population else 0 end) as population_0_6
+    from {{ ref('stg_raw__population') }}
+    group by region_code, year
+),
+
+resident_status as (
+    -- every registered resident at every month-end, with age, groups and their counted contract
+    select
+        p.as_of_date,
+        p.year,
+        r.resident_id,
+        r.region_code,
+        {{ age_at('r.birth_date', 'p.as_of_date') }} as age,
+        {{ is_key_population('r', age_at('r.birth_date', 'p.as_of_date'), 'p.as_of_date') }} as is_key,
+        {{ is_hypertension('r', 'p.as_of_date') }} as is_hypertension,
+        {{ is_diabetes('r', 'p.as_of_date') }} as is_diabetes
+    from performance_period as p
+    inner join residents as r on r.registered_date <= p.as_of_date
+),
+
+contracts as (
+    select
+        c.*,
+        row_number() over (
+            partition by c.as_of_date, c.resident_id order by c.start_date desc, c.contract_id desc
+        ) as pick
+    from {{ ref('int_contracts_active_month_end') }} as c
+),
+
+signed as (
+    select * from contracts where pick = 1
+),
+
+status as (
+    select
+        rs.*,
+        s.team_code,
+        s.package_code,
+        s.is_combo_111,
+        s.resident_id is not null as is_signed
+    from resident_status as rs
+    left join signed as s on s.as_of_date = rs.as_of_date and s.resident_id = rs.resident_id
+),
+
+community_counts as (
+    -- key population and disease groups known from records, for the community
+    select
+        as_of_date,
+        region_code,
+        count(*) as registered_residents,
+        sum({{ flag('is_key') }}) as key_population,
+        sum({{ flag('is_hypertension and age >= 35') }}) as hypertension_patients,
+        sum({{ flag('is_diabetes and age >= 35') }}) as diabetes_patients
+    from status
+    group by as_of_date, region_code
+),
+
+team_counts as (
+    select
+        as_of_date,
+        region_code,
+        team_code,
+        count(*) as signed_residents,
+        sum({{ flag('is_key') }}) as key_signed,
+        sum({{ flag('age >= 65') }}) as signed_65plus,
+        sum({{ flag('age <= 6') }}) as signed_0_6,
+        sum({{ flag('is_hypertension and age >= 35') }}) as signed_hypertension,
+        sum({{ flag('is_diabetes and age >= 35') }}) as signed_diabetes,
+        sum({{ flag('is_combo_111') }}) as combo_111_signed,
+        sum({{ flag("package_code = 'free'") }}) as package_free,
+        sum({{ flag("package_code = 'basic'") }}) as package_basic,
+        sum({{ flag("package_code = 'personalized'") }}) as package_personalized,
+        sum({{ flag("package_code = 'checkup'") }}) as package_checkup
+    from status
+    where is_signed
+    group by as_of_date, region_code, team_code
+),
+
+ending as (
+    select
+        p.as_of_date,
+        r.region_code,
+        s.team_code,
+        count(*) as contracts_ending,
+        sum({{ flag('n.contract_id is not null') }}) as renewals
+    from {{ ref('int_signings_current') }} as s
+    inner join performance_period as p on {{ month_of('s.end_date') }} = p.month
+    inner join residents as r on r.resident_id = s.resident_id
+    left join (
+        select distinct renewal_of as contract_id from {{ ref('int_signings_current') }}
+        where renewal_of is not null
+    ) as n on n.contract_id = s.contract_id
+    where s.status <> 'terminated'
+    group by p.as_of_date, r.region_code, s.team_code
+),
+
+grain as (
+    select as_of_date, region_code, team_code from team_counts
+    union
+    select as_of_date, region_code, team_code from ending
+),
+
+communities as (
+    select p.as_of_date, p.year, h.region_code, h.district_code
+    from performance_period as p
+    cross join {{ ref('int_regions_hierarchy') }} as h
+),
+
+full_grain as (
+    -- communities without any signed team still get a row (team 'none')
+    select c.as_of_date, c.year, c.region_code, c.district_code, coalesce(g.team_code, 'none') as team_code
+    from communities as c
+    left join grain as g on g.as_of_date = c.as_of_date and g.region_code = c.region_code
+)
+
+select
+    f.as_of_date,
+    f.region_code,
+    f.team_code,
+    f.district_code,
+    coalesce(pop.population, 0) as population,
+    coalesce(t.signed_residents, 0) as signed_residents,
+    {{ safe_divide('coalesce(t.signed_residents, 0)', 'pop.population') }} as signing_rate,
+    coalesce(cc.key_population, 0) as key_population,
+    coalesce(t.key_signed, 0) as key_signed,
+    {{ safe_divide('coalesce(t.key_signed, 0)', 'cc.key_population') }} as key_signing_rate,
+    coalesce(pop.population_65plus, 0) as population_65plus,
+    coalesce(t.signed_65plus, 0) as signed_65plus,
+    {{ safe_divide('coalesce(t.signed_65plus, 0)', 'pop.population_65plus') }} as signing_rate_65plus,
+    coalesce(pop.population_0_6, 0) as population_0_6,
+    coalesce(t.signed_0_6, 0) as signed_0_6,
+    {{ safe_divide('coalesce(t.signed_0_6, 0)', 'pop.population_0_6') }} as signing_rate_0_6,
+    coalesce(cc.hypertension_patients, 0) as hypertension_patients,
+    coalesce(t.signed_hypertension, 0) as signed_hypertension,
+    {{ safe_divide('coalesce(t.signed_hypertension, 0)', 'cc.hypertension_patients') }} as signing_rate_hypertension,
+    coalesce(cc.diabetes_patients, 0) as diabetes_patients,
+    coalesce(t.signed_diabetes, 0) as signed_diabetes,
+    {{ safe_divide('coalesce(t.signed_diabetes, 0)', 'cc.diabetes_patients') }} as signing_rate_diabetes,
+    coalesce(t.combo_111_signed, 0) as combo_111_signed,
+    {{ safe_divide('coalesce(t.combo_111_signed, 0)', 't.signed_residents') }} as combo_111_share,
+    coalesce(t.package_free, 0) as package_free,
+    coalesce(t.package_basic, 0) as package_basic,
+    coalesce(t.package_personalized, 0) as package_personalized,
+    coalesce(t.package_checkup, 0) as package_checkup,
+    coalesce(e.contracts_ending, 0) as contracts_ending,
+    coalesce(e.renewals, 0) as renewals,
+    {{ safe_divide('coalesce(e.renewals, 0)', 'e.contracts_ending') }} as renewal_rate
+from full_grain as f
+left join population as pop on pop.region_code = f.region_code and pop.year = f.year
+left join community_counts as cc on cc.as_of_date = f.as_of_date and cc.region_code = f.region_code
+left join team_counts as t
+    on t.as_of_date = f.as_of_date and t.region_code = f.region_code and t.team_code = f.team_code
+left join ending as e
+    on e.as_of_date = f.as_of_date and e.region_code = f.region_code and e.team_code = f.team_code

@@ -1,0 +1,49 @@
+-- 疾病费用分析: year x ICD-10 3-character category x setting.  An episode is an outpatient visit
+-- (year of visit_time) or an inpatient stay (year of discharge_time); patients are distinct
+-- residents within the row (not additive across rows).
+with episodes as (
+    select
+        'outpatient' as setting,
+        {{ year_of('visit_time') }} as year,
+        {{ icd10_category('diagnosis_code') }} as icd10_category,
+        resident_id, total_fee, insurance_paid, self_paid
+    from {{ ref('int_outpatient_visits_current') }}
+    union all
+    select
+        'inpatient' as setting,
+        {{ year_of('discharge_time') }} as year,
+        {{ icd10_category('diagnosis_code') }} as icd10_category,
+        resident_id, total_fee, insurance_paid, self_paid
+    from {{ ref('int_inpatient_discharges_current') }}
+),
+
+summary as (
+    select
+        year,
+        icd10_category,
+        setting,
+        count(*) as episodes,
+        count(distinct resident_id) as patients,
+        cast(sum(total_fee) as decimal(18, 2)) as total_fee,
+        cast(sum(insurance_paid) as decimal(18, 2)) as insurance_paid,
+        cast(sum(self_paid) as decimal(18, 2)) as self_paid
+    from episodes
+    group by year, icd10_category, setting
+)
+
+select
+    s.year,
+    s.icd10_category,
+    s.setting,
+    i.title_en,
+    i.chapter,
+    i.chapter_title_zh,
+    s.episodes,
+    s.patients,
+    s.total_fee,
+    {{ safe_divide('s.total_fee', 's.episodes') }} as avg_fee_per_episode,
+    s.insurance_paid,
+    s.self_paid,
+    {{ safe_divide('s.total_fee', 's.patients') }} as cost_per_patient
+from summary as s
+left join {{ ref('icd10_categories') }} as i on i.category = s.icd10_category

@@ -1,0 +1,14 @@
+-- Reference snapshot (latest wins at ingest): one row per key.
+with source as (
+    select * from {{ source('raw', 'population') }}
+)
+
+select
+    region_code,
+    year,
+    sex,
+    age_band,
+    population,
+    _snapshot_sha256,
+    _batch_id
+from source

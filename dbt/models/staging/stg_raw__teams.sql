@@ -1,0 +1,17 @@
+-- Reference snapshot (latest wins at ingest): one row per key.
+with source as (
+    select * from {{ source('raw', 'teams') }}
+)
+
+select
+    team_code,
+    facility_code,
+    team_name,
+    gp_count,
+    nurse_count,
+    public_health_count,
+    specialist_count,
+    volunteer_count,
+    _snapshot_sha256,
+    _batch_id
+from source

