@@ -39,7 +39,6 @@ import duckdb
 from grassroots.contract import (
     DAILY,
     DATASETS,
-    REFERENCE,
     STANDARD_VERSION,
     Column,
     Dataset,

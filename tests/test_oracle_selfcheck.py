@@ -667,3 +667,24 @@ def test_every_mart_runs(data: dict[str, pd.DataFrame]) -> None:
         df = out[name]
         assert set(keys) <= set(df.columns), name
         assert not df.duplicated(keys).any(), name
+
+
+def test_compare_warehouse_reads_duckdb(data: dict[str, pd.DataFrame], tmp_path: Path) -> None:
+    import duckdb
+
+    from tests.oracle import compare_warehouse
+
+    exp = {n: m.MARTS[n][0](data) for n in ("mart_referrals", "mart_health_checkups")}
+    path = tmp_path / "wh.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts")
+    for name, df in exp.items():
+        con.register("df", df)
+        con.execute(f"create table marts.{name} as select * from df")
+        con.unregister("df")
+    con.execute("alter table marts.mart_referrals alter month type date")
+    con.close()
+    keys = {n: k for n, (_, k) in m.MARTS.items()}
+    compare_warehouse(exp, path, keys)
+    with pytest.raises(AssertionError, match="cannot read actual mart"):
+        compare_warehouse({"mart_bed_utilization": exp["mart_referrals"]}, path, keys)

@@ -6,8 +6,8 @@ compares against what the warehouse produced (``compare.compare_frames``). Nothi
 the loader, the generator or the dbt SQL; ``grassroots.contract`` is used for names only.
 """
 
-from .compare import compare_frames
+from .compare import compare_frames, compare_warehouse
 from .landing import load_landing
 from .marts import MARTS, expected_all
 
-__all__ = ["MARTS", "compare_frames", "expected_all", "load_landing"]
+__all__ = ["MARTS", "compare_frames", "compare_warehouse", "expected_all", "load_landing"]

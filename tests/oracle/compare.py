@@ -14,6 +14,7 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -141,3 +142,38 @@ def compare_frames(
         problems.extend(mismatches)
     if problems:
         raise AssertionError("\n".join(problems))
+
+
+def compare_warehouse(
+    expected: dict[str, pd.DataFrame],
+    warehouse: str | Path,
+    keys: dict[str, Sequence[str]],
+    columns: dict[str, Sequence[str]] | None = None,
+    schema: str = "marts",
+    **tol: float,
+) -> None:
+    """Compare every mart in ``expected`` with ``<schema>.<mart>`` of a DuckDB warehouse file.
+
+    Collects the failures of all marts into one AssertionError (so one run shows everything).
+    ``keys`` maps mart name -> key columns (``marts.MARTS`` has them); ``columns`` optionally
+    restricts the compared metric columns per mart.
+    """
+    import duckdb
+
+    failures: list[str] = []
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        for name, exp in expected.items():
+            try:
+                act = con.execute(f'select * from "{schema}"."{name}"').df()
+            except duckdb.Error as e:
+                failures.append(f"{name}: cannot read actual mart: {e}")
+                continue
+            try:
+                compare_frames(name, exp, act, keys[name], columns=(columns or {}).get(name), **tol)
+            except AssertionError as e:
+                failures.append(str(e))
+    finally:
+        con.close()
+    if failures:
+        raise AssertionError("\n\n".join(failures))

@@ -47,6 +47,7 @@ Per mart
     year (ties on followup_date broken by the greatest followup_id); missing sbp/dbp/glucose =
     not controlled. Age >= 65 on Dec 31 uses sbp < 150. TEAM: a patient is counted once, at the
     team_code of their latest follow-up in the year (the dbt side may choose differently).
+    Rows: (year, team) pairs with >= 1 managed patient.
 11. mart_outpatient_visits: visits = all rows (the three visit types); history exists when the
     same facility has a row for the same month a year earlier; yoy_growth = visits / last - 1
     (null when no history). Same rule for mart_outpatient_cost.avg_fee_growth (ratio of the
@@ -63,13 +64,14 @@ Per mart
 14. mart_grassroots_visits: total/grassroots/signed/unsigned counts at the facility's district;
     county_resident_visits = visits (at any facility) by residents whose record's district is
     the row's district; in_county_visits = those made at facilities of that same district.
-    Visits of residents with no record count as unsigned-or-signed normally (signing needs no
-    record) but in neither county measure.
+    A visit of a resident without a health record still counts in total/grassroots and as
+    signed or unsigned (signing needs no record), but in neither county measure.
 15. mart_disease_cost: outpatient episodes = visits (year of visit_time), inpatient episodes =
     discharges (year of discharge_time); cost_per_patient = total_fee / distinct residents.
 16. mart_signing_coverage: rows (as_of_date, region_code, team_code) for every team with a
     signed resident or an ending contract in the community; a community with neither gets one
-    row with team_code null. Community-level denominators (population, key_population,
+    row with team_code null. Signed residents without a health record cannot be placed and are
+    not counted. Community-level denominators (population, key_population,
     residents_<group>) are REPEATED on each team row (not additive over teams); signed_*,
     package_*, combo_111_signed, contracts_ending and renewals belong to the team. See also
     ``expected_signing_coverage_community`` (one row per community, fully additive).
@@ -97,8 +99,8 @@ Per mart
 20. mart_delivery_quality: facilities = every hospital and centre in facilities.csv; dates =
     every day from the first to the last business_date of any folder on disk; expected = 1;
     delivered = a complete folder for that facility-day; on_time = delivered and generated_at
-    < business_date + 1 day 06:00; rows_loaded = data rows of the complete folder (clean region:
-    nothing quarantined).
+    < business_date + 1 day 06:00; rows_loaded = data rows of the complete folder;
+    rows_quarantined = 0 (clean region). Per-reason counts and files_rejected are not computed.
 """
 
 from __future__ import annotations
@@ -938,6 +940,7 @@ def expected_delivery_quality(data: Data) -> pd.DataFrame:
         "int64"
     )
     out["rows_loaded"] = out["rows"].fillna(0).astype("int64")
+    out["rows_quarantined"] = 0  # clean region
     out = out.drop(columns=["rows", "generated_at"])
     return _finish(out, keys)
 

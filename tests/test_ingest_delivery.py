@@ -1,0 +1,330 @@
+"""Delivery semantics of the standard, on landing zones written by hand."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import TEST_KEY, Env, table_hashes
+from handmade import RECORD_HEADER, REFERRAL_HEADER, RX_HEADER, VISIT_HEADER, record, rx, visit
+
+from grassroots.ingest import IngestError
+
+C = "C330102001"
+
+
+def referral(rid: str, status: str, when: str = "2025-03-01T10:00:00") -> dict:
+    return dict(referral_id=rid, facility_code=C, to_facility_code="H330102001",
+                resident_id="R0000000001", referral_time=when, direction="up",
+                referral_kind="outpatient", diagnosis_code="I10", team_code="T0001",
+                priority_slot="Y", status=status)
+
+
+def visits(env: Env) -> list[tuple]:
+    return env.sql("SELECT visit_id, total_fee::VARCHAR, _business_date::VARCHAR, "
+                   "_delivery_version FROM raw.outpatient_visits ORDER BY ALL")
+
+
+def deliveries(env: Env) -> list[tuple]:
+    return env.sql("SELECT facility_code, business_date::VARCHAR, delivery_version, status "
+                   "FROM audit.deliveries ORDER BY business_date, delivery_version, status")
+
+
+def test_redelivery_replaces_the_facility_day_and_drops_absent_datasets(env: Env) -> None:
+    env.landing.delivery("2025-03-01", C, {
+        "outpatient_visits": (VISIT_HEADER, [visit("V1"), visit("V2")]),
+        "prescriptions": (RX_HEADER, [rx("P1", 1, "V1")]),
+    })
+    env.run()
+    archived_v1 = env.sql("SELECT archive_path FROM audit.deliveries")[0][0]
+    env.landing.delivery("2025-03-01", C, {
+        "outpatient_visits": (VISIT_HEADER, [visit("V1", total_fee="50.00", drug_fee="10.00",
+                                                   insurance_paid="20.00")]),
+    }, version=2)
+    env.run()
+    assert visits(env) == [("V1", "50.00", "2025-03-01", 2)]
+    assert env.sql("SELECT count(*) FROM raw.prescriptions") == [(0,)]  # absent from v2
+    assert deliveries(env) == [(C, "2025-03-01", 1, "superseded"), (C, "2025-03-01", 2, "loaded")]
+    # the first version's files are still there, unchanged
+    assert (Path(archived_v1) / "prescriptions.csv").is_file()
+    months = env.sql("SELECT DISTINCT dataset, month::VARCHAR FROM audit.load_changes "
+                     "WHERE batch_id = 2 ORDER BY 1")
+    assert months == [("outpatient_visits", "2025-03-01"), ("prescriptions", "2025-03-01")]
+
+
+def test_same_version_same_content_is_a_no_op(env: Env) -> None:
+    env.landing.delivery("2025-03-01", C, {"outpatient_visits": (VISIT_HEADER, [visit("V1")])})
+    env.run()
+    before = env.state()
+    # rewritten with a new generated_at but identical files: nothing happens
+    env.landing.delivery("2025-03-01", C, {"outpatient_visits": (VISIT_HEADER, [visit("V1")])},
+                         generated_at="2025-03-02T05:00:00")
+    report = env.run()
+    assert not report.changed
+    assert env.state() == before
+
+
+def test_same_version_other_content_is_a_conflict_and_changes_nothing(env: Env) -> None:
+    env.landing.delivery("2025-03-01", C, {"outpatient_visits": (VISIT_HEADER, [visit("V1")])})
+    env.run()
+    env.landing.delivery("2025-03-01", C, {
+        "outpatient_visits": (VISIT_HEADER, [visit("V1", total_fee="1.00", drug_fee="1.00",
+                                                   exam_fee="0", treatment_fee="0", other_fee="0",
+                                                   insurance_paid="0", self_paid="1.00")])})
+    report = env.run()
+    assert report.statuses["conflict"] == 1
+    assert visits(env) == [("V1", "100.00", "2025-03-01", 1)]
+    assert deliveries(env) == [(C, "2025-03-01", 1, "conflict"), (C, "2025-03-01", 1, "loaded")]
+    detail = env.sql("SELECT detail, archive_path FROM audit.deliveries WHERE status = 'conflict'")
+    assert "already loaded" in detail[0][0] and Path(detail[0][1]).is_dir()
+    again = env.state()
+    env.run()  # reported once, not again
+    assert env.state() == again
+
+
+def test_lower_version_after_higher_is_superseded(env: Env) -> None:
+    env.landing.delivery("2025-03-01", C, {"outpatient_visits": (VISIT_HEADER, [visit("V1")])},
+                         version=3)
+    env.run()
+    env.landing.delivery("2025-03-01", C, {"outpatient_visits": (VISIT_HEADER, [visit("V2")])},
+                         version=2)
+    env.run()
+    assert visits(env) == [("V1", "100.00", "2025-03-01", 3)]
+    assert deliveries(env) == [(C, "2025-03-01", 2, "superseded"), (C, "2025-03-01", 3, "loaded")]
+
+
+@pytest.mark.parametrize("problem", ["no_manifest", "missing_file", "checksum", "row_count"])
+def test_incomplete_folder_is_reported_then_loads_when_whole(env: Env, problem: str) -> None:
+    files = {"outpatient_visits": (VISIT_HEADER, [visit("V1")]),
+             "health_records": (RECORD_HEADER, [record("R0000000001")])}
+    folder = env.landing.delivery("2025-03-01", C, files)
+    target = folder / "outpatient_visits.csv"
+    original = target.read_bytes()
+    if problem == "no_manifest":
+        (folder / "manifest.json").unlink()
+    elif problem == "missing_file":
+        target.unlink()
+    elif problem == "checksum":
+        target.write_bytes(original[:-10])
+    else:  # a consistent file whose row count the manifest misstates
+        import json
+        m = json.loads((folder / "manifest.json").read_text())
+        m["files"][0]["rows"] = 5
+        (folder / "manifest.json").write_text(json.dumps(m))
+    env.run()
+    assert env.sql("SELECT status FROM audit.deliveries") == [("incomplete",)]
+    assert env.sql("SELECT count(*) FROM raw.health_records") == [(0,)]  # nothing of it loads
+    if problem in ("checksum", "row_count"):
+        assert env.sql("SELECT reason FROM audit.quarantine") == [(f"{problem.replace('row_count', 'row_count_mismatch').replace('checksum', 'checksum_mismatch')}",)]
+    state = env.state()
+    env.run()
+    assert env.state() == state  # re-checked, still incomplete: nothing new
+    env.landing.delivery("2025-03-01", C, files)  # the folder becomes whole
+    env.run()
+    assert env.sql("SELECT status FROM audit.deliveries") == [("loaded",)]
+    assert env.sql("SELECT count(*) FROM raw.outpatient_visits") == [(1,)]
+
+
+def test_rejected_manifest(env: Env) -> None:
+    env.landing.delivery("2025-03-01", C, {"outpatient_visits": (VISIT_HEADER, [visit("V1")])},
+                         manifest_overrides={"facility_code": "H330102001"})
+    env.landing.delivery("2025-03-01", "X999999999",
+                         {"outpatient_visits": (VISIT_HEADER, [visit("V2")])})
+    env.run()
+    rows = env.sql("SELECT facility_code, status, detail FROM audit.deliveries ORDER BY 1")
+    assert [(f, s) for f, s, _ in rows] == [(C, "rejected"), ("X999999999", "rejected")]
+    assert "differs from folder" in rows[0][2] and "unknown_facility" in rows[1][2]
+    assert env.sql("SELECT count(*) FROM raw.outpatient_visits") == [(0,)]
+
+
+def test_late_entry_loads_with_its_own_event_date(env: Env) -> None:
+    env.landing.delivery("2025-03-10", C, {
+        "outpatient_visits": (VISIT_HEADER, [visit("V1", when="2025-02-27T08:00:00")])})
+    env.run()
+    assert env.sql("SELECT visit_time::VARCHAR, _business_date::VARCHAR FROM raw.outpatient_visits"
+                   ) == [("2025-02-27 08:00:00", "2025-03-10")]
+    assert env.sql("SELECT month::VARCHAR FROM audit.load_changes WHERE dataset = "
+                   "'outpatient_visits'") == [("2025-02-01",)]
+
+
+def test_cross_day_update_keeps_both_rows_with_their_lineage(env: Env) -> None:
+    """Latest-wins happens in dbt (int_*_current); raw keeps each delivery's row."""
+    env.landing.delivery("2025-03-01", C, {
+        "referrals": (REFERRAL_HEADER, [referral("RF1", "requested")])})
+    env.landing.delivery("2025-03-04", C, {
+        "referrals": (REFERRAL_HEADER, [referral("RF1", "arrived")])})
+    env.run()
+    assert env.sql("SELECT status, _business_date::VARCHAR FROM raw.referrals ORDER BY 2") == [
+        ("requested", "2025-03-01"), ("arrived", "2025-03-04")]
+
+
+def test_prescription_may_refer_to_an_earlier_days_visit_but_not_a_later_one(env: Env) -> None:
+    env.landing.delivery("2025-03-01", C, {"outpatient_visits": (VISIT_HEADER, [visit("V1")]),
+                                           "prescriptions": (RX_HEADER, [rx("P2", 1, "V2")])})
+    env.landing.delivery("2025-03-02", C, {
+        "outpatient_visits": (VISIT_HEADER, [visit("V2", when="2025-03-02T09:00:00")]),
+        "prescriptions": (RX_HEADER, [rx("P1", 1, "V1")])})
+    env.run()
+    assert env.sql("SELECT prescription_id FROM raw.prescriptions") == [("P1",)]
+    assert env.sql("SELECT reason, business_date::VARCHAR FROM audit.quarantine") == [
+        ("orphan_row", "2025-03-01")]
+
+
+def test_gbk_delivery(env: Env) -> None:
+    env.landing.delivery("2025-03-01", C, {"health_records": (RECORD_HEADER, [
+        record("R0000000001", occupation="农民", past_history="高血压病史")])}, encoding="gbk")
+    raw = (env.landing.root / "extracts/2025-03-01" / C / "health_records.csv").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    env.run()
+    assert env.sql("SELECT occupation, past_history FROM raw.health_records") == [
+        ("农民", "高血压病史")]
+
+
+def test_utf8_bom(env: Env) -> None:
+    env.landing.delivery("2025-03-01", C, {"outpatient_visits": (VISIT_HEADER, [visit("V1")])},
+                         bom=True)
+    env.run()
+    assert env.sql("SELECT visit_id FROM raw.outpatient_visits") == [("V1",)]
+    assert env.sql("SELECT count(*) FROM audit.quarantine") == [(0,)]
+
+
+def test_date_range(env: Env) -> None:
+    for d in ("2025-03-01", "2025-03-02", "2025-03-03"):
+        env.landing.delivery(d, C, {"outpatient_visits": (VISIT_HEADER, [
+            visit(f"V{d[-1]}", when=f"{d}T09:00:00")])})
+    from datetime import date
+    env.run(date_from=date(2025, 3, 2), date_to=date(2025, 3, 2))
+    assert env.sql("SELECT visit_id FROM raw.outpatient_visits") == [("V2",)]
+    env.run()
+    assert env.sql("SELECT count(*) FROM raw.outpatient_visits") == [(3,)]
+
+
+def test_reference_snapshot_latest_wins(env: Env) -> None:
+    env.run()
+    from handmade import REFERENCE
+    drugs = REFERENCE["drugs"] + [["D004", "阿托伐他汀", "C10AA05", "Y", "N", "Y"]]
+    env.landing.reference({"drugs": drugs})
+    env.run()
+    assert env.sql("SELECT count(*) FROM raw.drugs") == [(4,)]
+    assert env.sql("SELECT count(*) FROM audit.reference_snapshots WHERE dataset = 'drugs'") == [(2,)]
+
+
+def test_missing_reference_is_a_clear_error(tmp_path: Path) -> None:
+    env = Env(tmp_path)
+    (env.landing.root / "reference" / "facilities.csv").unlink()
+    with pytest.raises(IngestError, match="facilities.csv is missing"):
+        env.run()
+
+
+def _busy_landing(env: Env) -> None:
+    """Deliveries over 70 days: several load chunks."""
+    from datetime import date, timedelta
+    d0 = date(2025, 1, 1)
+    for i in range(0, 70, 3):
+        d = (d0 + timedelta(days=i)).isoformat()
+        env.landing.delivery(d, C, {
+            "outpatient_visits": (VISIT_HEADER, [visit(f"V{i}-{k}", when=f"{d}T09:00:00")
+                                                 for k in range(20)]),
+            "prescriptions": (RX_HEADER, [rx(f"P{i}-{k}", 1, f"V{i}-{k}") for k in range(20)]),
+            "health_records": (RECORD_HEADER, [record(f"R{i:010d}", registered_date=d)]),
+        })
+    # a bad row too, so quarantine is part of the state
+    env.landing.delivery("2025-03-20", C, {"outpatient_visits": (VISIT_HEADER, [
+        visit("VX", when="2025-03-20T09:00:00", visit_type="nope")])})
+
+
+def test_idempotent(env: Env) -> None:
+    _busy_landing(env)
+    env.run()
+    first = env.state()
+    report = env.run()
+    assert not report.changed
+    assert env.state() == first
+
+
+def test_crash_mid_load_leaves_the_warehouse_unchanged_and_the_rerun_completes(
+    tmp_path: Path,
+) -> None:
+    clean = Env(tmp_path / "clean")
+    _busy_landing(clean)
+    clean.run()
+    expected = clean.state()
+
+    crashed = Env(tmp_path / "crashed")
+    _busy_landing(crashed)
+    # a first, small run so the crash hits a warehouse that already has data
+    from datetime import date
+    crashed.run(date_to=date(2025, 1, 1))
+    before = crashed.state()
+    script = textwrap.dedent(f"""
+        import os, signal
+        from pathlib import Path
+        import grassroots.ingest as ingest
+        calls = 0
+        original = ingest._Run.load_chunk
+        def load_chunk(self, chunk):
+            global calls
+            original(self, chunk)
+            calls += 1
+            if calls == 2:  # killed after real work, before commit
+                os.kill(os.getpid(), signal.SIGKILL)
+        ingest._Run.load_chunk = load_chunk
+        ingest.ingest(Path({str(crashed.landing.root)!r}), Path({str(crashed.warehouse)!r}),
+                      key={TEST_KEY!r})
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert crashed.state() == before  # nothing of the killed run is visible
+    crashed.run()
+    # same data as one clean run (batch ids differ: two runs here, one there)
+    strip = {k: v for k, v in expected.items() if k not in ("audit.batches",)}
+    got = crashed.state()
+    assert crashed.sql("SELECT count(*) FROM audit.batches") == [(2,)]
+    assert _without_batch(crashed) == _without_batch(clean)
+    assert set(got) == set(strip) | {"audit.batches"}
+
+
+def _without_batch(env: Env) -> dict[str, list]:
+    out = {}
+    for table in ("raw.outpatient_visits", "raw.prescriptions", "raw.health_records",
+                  "audit.quarantine", "audit.deliveries"):
+        cols = [c for (c,) in env.sql(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema || '.' || "
+            "table_name = ? AND column_name NOT IN ('_batch_id', 'batch_id', 'received_at', 'archive_path') "
+            "ORDER BY ordinal_position", [table])]
+        out[table] = env.sql(f"SELECT {', '.join(cols)} FROM {table} ORDER BY ALL")
+    return out
+
+
+def test_warehouse_locked_by_another_writer_is_a_clear_error(env: Env) -> None:
+    import duckdb
+    env.run()
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import duckdb, sys, time
+        con = duckdb.connect({str(env.warehouse)!r})
+        print('locked', flush=True)
+        time.sleep(60)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(IngestError, match="cannot open the warehouse"):
+            env.run()
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+    assert duckdb  # imported for the subprocess's sake
+
+
+def test_table_hashes_see_a_change(env: Env) -> None:
+    """The state comparison used above is not blind."""
+    env.run()
+    a = table_hashes(env.warehouse)
+    env.landing.delivery("2025-03-01", C, {"outpatient_visits": (VISIT_HEADER, [visit("V1")])})
+    env.run()
+    assert table_hashes(env.warehouse) != a
