@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from grassroots.config import load_hmac_key
-from grassroots.ingest import IngestError, ingest
+from grassroots.ingest import IngestError
 
 app = typer.Typer(help="Grassroots health-care analytics warehouse.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -33,30 +33,28 @@ def run(
     date_from: Annotated[str | None, typer.Option("--from", help="First business date.")] = None,
     date_to: Annotated[str | None, typer.Option("--to", help="Last business date.")] = None,
     archive: Annotated[Path | None, typer.Option(help="Archive folder [<warehouse dir>/archive].")] = None,
+    serving: Annotated[Path | None, typer.Option(help="Publish a read-only serving copy here.")] = None,
     build: Annotated[bool, typer.Option(help="Build the dbt marts after loading.")] = True,
+    validate: Annotated[bool, typer.Option(help="Run the data-quality validations.")] = True,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
-    """Load every new or changed complete facility-day, then build the marts."""
+    """Load every new or changed complete facility-day, build the marts, validate, publish."""
+    from grassroots.pipeline import run_pipeline
+
     key, source = load_hmac_key(warehouse)
     console.print(f"HMAC key for id numbers: {source}")
     try:
-        report = ingest(landing, warehouse, key=key, archive=archive, date_from=_date(date_from),
-                        date_to=_date(date_to), progress=progress)
+        run_pipeline(landing, warehouse, key=key, archive=archive, date_from=_date(date_from),
+                     date_to=_date(date_to), build=build, validate=validate, serving=serving,
+                     progress=progress, log=console.print)
     except IngestError as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from e
-    console.print(report.summary())
-    if build:
-        try:
-            from grassroots.build import build as dbt_build
-        except ImportError:
-            console.print("dbt project not available yet: marts not built")
-            return
-        try:
-            dbt_build(warehouse)
-        except Exception as e:  # noqa: BLE001 - reported as a clear failure
-            console.print(f"[red]error:[/red] dbt build failed: {e}")
+    except Exception as e:  # dbt or validation failure: say what, exit non-zero
+        if type(e).__name__ == "DbtError":
+            console.print(f"[red]error:[/red] {e}")
             raise typer.Exit(3) from e
+        raise
 
 
 @app.command()

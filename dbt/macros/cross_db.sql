@@ -59,7 +59,7 @@
 {%- endmacro %}
 {% macro default__safe_divide(num, den) -%}
     case when {{ den }} is null or {{ den }} = 0 then null
-         else cast({{ num }} as {{ dbt.type_float() }}) / cast({{ den }} as {{ dbt.type_float() }})
+         else cast({{ num }} as {{ type_double() }}) / cast({{ den }} as {{ type_double() }})
     end
 {%- endmacro %}
 
@@ -86,4 +86,22 @@
 {#- SQL list literal of a project var holding strings: ('a', 'b'). -#}
 {% macro in_list(var_name) -%}
     ('{{ var(var_name) | join("', '") }}')
+{%- endmacro %}
+
+{#- Number of rows of a group meeting a condition, as a bigint (count_if is not portable). -#}
+{% macro count_where(condition) -%}
+    cast(sum(case when {{ condition }} then 1 else 0 end) as {{ dbt.type_bigint() }})
+{%- endmacro %}
+
+{#- A sum kept as bigint (DuckDB widens sums of bigint to hugeint). -#}
+{% macro sum_int(expr) -%}
+    cast(sum({{ expr }}) as {{ dbt.type_bigint() }})
+{%- endmacro %}
+
+{#- Double precision float (dbt.type_float() is single precision on DuckDB). -#}
+{% macro type_double() -%}
+    {{ return(adapter.dispatch('type_double', 'grassroots')()) }}
+{%- endmacro %}
+{% macro default__type_double() -%}
+    double
 {%- endmacro %}

@@ -48,7 +48,7 @@ per_patient as (
         disease,
         resident_id,
         count(*) as followups,
-        sum({{ flag("mode in ('clinic', 'home')") }}) as face_to_face_followups,
+        {{ count_where("mode in ('clinic', 'home')") }} as face_to_face_followups,
         max(case when recency = 1 then followup_date end) as latest_followup_date,
         max(case when recency = 1 then team_code end) as latest_team_code,
         max(case when recency = 1 then facility_code end) as latest_facility_code,

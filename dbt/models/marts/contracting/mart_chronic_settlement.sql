@@ -97,9 +97,9 @@ select
     disease,
     count(*) as patients,
     cast(sum(amount_per_patient) as decimal(18, 2)) as budget,
-    sum({{ flag("tier = 'full'") }}) as tier_full,
-    sum({{ flag("tier = 'partial'") }}) as tier_partial,
-    sum({{ flag("tier = 'none'") }}) as tier_none,
+    {{ count_where("tier = 'full'") }} as tier_full,
+    {{ count_where("tier = 'partial'") }} as tier_partial,
+    {{ count_where("tier = 'none'") }} as tier_none,
     cast(sum(
         case tier
             when 'full' then amount_per_patient

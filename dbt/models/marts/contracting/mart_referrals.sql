@@ -21,15 +21,15 @@ sent as (
     select
         month,
         facility_code,
-        sum({{ flag("direction = 'up'") }}) as up_out,
-        sum({{ flag("direction = 'down'") }}) as down_out,
-        sum({{ flag("status = 'requested'") }}) as requested_out,
-        sum({{ flag("status = 'accepted'") }}) as accepted_out,
-        sum({{ flag("status = 'arrived'") }}) as arrived_out,
-        sum({{ flag("status = 'rejected'") }}) as rejected_out,
-        sum({{ flag("status = 'cancelled'") }}) as cancelled_out,
-        sum({{ flag('team_code is not null') }}) as family_doctor_out,
-        sum({{ flag('priority_slot') }}) as priority_slot_out
+        {{ count_where("direction = 'up'") }} as up_out,
+        {{ count_where("direction = 'down'") }} as down_out,
+        {{ count_where("status = 'requested'") }} as requested_out,
+        {{ count_where("status = 'accepted'") }} as accepted_out,
+        {{ count_where("status = 'arrived'") }} as arrived_out,
+        {{ count_where("status = 'rejected'") }} as rejected_out,
+        {{ count_where("status = 'cancelled'") }} as cancelled_out,
+        {{ count_where('team_code is not null') }} as family_doctor_out,
+        {{ count_where('priority_slot') }} as priority_slot_out
     from referrals
     group by month, facility_code
 ),
@@ -38,9 +38,9 @@ received as (
     select
         month,
         to_facility_code as facility_code,
-        sum({{ flag("direction = 'up'") }}) as up_in,
-        sum({{ flag("direction = 'down'") }}) as down_in,
-        sum({{ flag("status = 'arrived'") }}) as arrived_in
+        {{ count_where("direction = 'up'") }} as up_in,
+        {{ count_where("direction = 'down'") }} as down_in,
+        {{ count_where("status = 'arrived'") }} as arrived_in
     from referrals
     group by month, to_facility_code
 ),

@@ -22,9 +22,9 @@ population as (
     select
         region_code,
         year,
-        sum(population) as population,
-        sum(case when age_band in ('65-79', '80+') then population else 0 end) as population_65plus,
-        sum(case when age_band = '0-6' then population else 0 end) as population_0_6
+        {{ sum_int('population') }} as population,
+        {{ sum_int("case when age_band in ('65-79', '80+') then population else 0 end") }} as population_65plus,
+        {{ sum_int("case when age_band = '0-6' then population else 0 end") }} as population_0_6
     from {{ ref('stg_raw__population') }}
     group by region_code, year
 ),
@@ -74,9 +74,9 @@ community_counts as (
         as_of_date,
         region_code,
         count(*) as registered_residents,
-        sum({{ flag('is_key') }}) as key_population,
-        sum({{ flag('is_hypertension and age >= 35') }}) as hypertension_patients,
-        sum({{ flag('is_diabetes and age >= 35') }}) as diabetes_patients
+        {{ count_where('is_key') }} as key_population,
+        {{ count_where('is_hypertension and age >= 35') }} as hypertension_patients,
+        {{ count_where('is_diabetes and age >= 35') }} as diabetes_patients
     from status
     group by as_of_date, region_code
 ),
@@ -87,16 +87,16 @@ team_counts as (
         region_code,
         team_code,
         count(*) as signed_residents,
-        sum({{ flag('is_key') }}) as key_signed,
-        sum({{ flag('age >= 65') }}) as signed_65plus,
-        sum({{ flag('age <= 6') }}) as signed_0_6,
-        sum({{ flag('is_hypertension and age >= 35') }}) as signed_hypertension,
-        sum({{ flag('is_diabetes and age >= 35') }}) as signed_diabetes,
-        sum({{ flag('is_combo_111') }}) as combo_111_signed,
-        sum({{ flag("package_code = 'free'") }}) as package_free,
-        sum({{ flag("package_code = 'basic'") }}) as package_basic,
-        sum({{ flag("package_code = 'personalized'") }}) as package_personalized,
-        sum({{ flag("package_code = 'checkup'") }}) as package_checkup
+        {{ count_where('is_key') }} as key_signed,
+        {{ count_where('age >= 65') }} as signed_65plus,
+        {{ count_where('age <= 6') }} as signed_0_6,
+        {{ count_where('is_hypertension and age >= 35') }} as signed_hypertension,
+        {{ count_where('is_diabetes and age >= 35') }} as signed_diabetes,
+        {{ count_where('is_combo_111') }} as combo_111_signed,
+        {{ count_where("package_code = 'free'") }} as package_free,
+        {{ count_where("package_code = 'basic'") }} as package_basic,
+        {{ count_where("package_code = 'personalized'") }} as package_personalized,
+        {{ count_where("package_code = 'checkup'") }} as package_checkup
     from status
     where is_signed
     group by as_of_date, region_code, team_code
@@ -108,7 +108,7 @@ ending as (
         r.region_code,
         s.team_code,
         count(*) as contracts_ending,
-        sum({{ flag('n.contract_id is not null') }}) as renewals
+        {{ count_where('n.contract_id is not null') }} as renewals
     from {{ ref('int_signings_current') }} as s
     inner join performance_period as p on {{ month_of('s.end_date') }} = p.month
     inner join residents as r on r.resident_id = s.resident_id

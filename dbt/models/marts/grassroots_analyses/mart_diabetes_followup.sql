@@ -21,9 +21,9 @@ summary as (
         d.year,
         d.team_code,
         count(*) as managed_patients,
-        sum({{ flag('d.is_standard_managed') }}) as standard_managed,
-        sum({{ flag('d.is_controlled') }}) as controlled,
-        sum({{ flag('d.age >= 65') }}) as managed_65plus,
+        {{ count_where('d.is_standard_managed') }} as standard_managed,
+        {{ count_where('d.is_controlled') }} as controlled,
+        {{ count_where('d.age >= 65') }} as managed_65plus,
         cast(sum(d.followups) as {{ dbt.type_bigint() }}) as followups,
         cast(sum(d.face_to_face_followups) as {{ dbt.type_bigint() }}) as face_to_face_followups
     from denominator as d

@@ -11,11 +11,11 @@ select
     p.region_code,
     max(h.district_code) as district_code,
     count(*) as registered_patients,
-    sum({{ flag('p.is_managed') }}) as managed_patients,
+    {{ count_where('p.is_managed') }} as managed_patients,
     {{ safe_divide("sum(" ~ flag('p.is_managed') ~ ")", 'count(*)') }} as managed_share,
-    sum({{ flag('p.is_managed and p.is_standard_managed') }}) as standard_managed,
+    {{ count_where('p.is_managed and p.is_standard_managed') }} as standard_managed,
     {{ safe_divide("sum(" ~ flag('p.is_managed and p.is_standard_managed') ~ ")", "sum(" ~ flag('p.is_managed') ~ ")") }} as standard_mgmt_rate,
-    sum({{ flag('p.is_managed and p.is_controlled') }}) as controlled,
+    {{ count_where('p.is_managed and p.is_controlled') }} as controlled,
     {{ safe_divide("sum(" ~ flag('p.is_managed and p.is_controlled') ~ ")", "sum(" ~ flag('p.is_managed') ~ ")") }} as control_rate
 from patient_years as p
 left join {{ ref('int_regions_hierarchy') }} as h on h.region_code = p.region_code

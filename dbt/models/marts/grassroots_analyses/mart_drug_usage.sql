@@ -36,11 +36,11 @@ select
     coalesce(d.is_vbp, false) as is_vbp,
     count(*) as prescription_lines,
     count(distinct l.prescription_id) as prescriptions,
-    cast(sum(l.quantity) as {{ dbt.type_float() }}) as quantity,
+    cast(sum(l.quantity) as {{ type_double() }}) as quantity,
     cast(sum(l.amount) as decimal(18, 2)) as amount,
     cast(sum(l.days_supply) as {{ dbt.type_bigint() }}) as days_supply,
-    sum({{ flag('l.days_supply >= 28') }}) as long_rx_lines,
-    sum({{ flag('l.is_extended') }}) as extended_rx_lines,
+    {{ count_where('l.days_supply >= 28') }} as long_rx_lines,
+    {{ count_where('l.is_extended') }} as extended_rx_lines,
     {{ current_batch_id() }} as _processed_batch_id
 from lines as l
 left join {{ ref('stg_raw__drugs') }} as d on d.drug_code = l.drug_code

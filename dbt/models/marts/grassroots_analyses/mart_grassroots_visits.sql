@@ -47,11 +47,11 @@ by_facility_district as (
         month,
         facility_district_code as district_code,
         count(*) as total_visits,
-        sum({{ flag('is_grassroots') }}) as grassroots_visits,
-        sum({{ flag('is_signed') }}) as signed_visits,
-        sum({{ flag('is_signed and is_grassroots') }}) as signed_grassroots_visits,
-        sum({{ flag('not is_signed') }}) as unsigned_visits,
-        sum({{ flag('not is_signed and is_grassroots') }}) as unsigned_grassroots_visits
+        {{ count_where('is_grassroots') }} as grassroots_visits,
+        {{ count_where('is_signed') }} as signed_visits,
+        {{ count_where('is_signed and is_grassroots') }} as signed_grassroots_visits,
+        {{ count_where('not is_signed') }} as unsigned_visits,
+        {{ count_where('not is_signed and is_grassroots') }} as unsigned_grassroots_visits
     from classified
     where facility_district_code is not null
     group by month, facility_district_code
@@ -62,7 +62,7 @@ by_resident_district as (
         month,
         resident_district_code as district_code,
         count(*) as county_resident_visits,
-        sum({{ flag('facility_district_code = resident_district_code') }}) as in_county_visits
+        {{ count_where('facility_district_code = resident_district_code') }} as in_county_visits
     from classified
     where resident_district_code is not null
     group by month, resident_district_code

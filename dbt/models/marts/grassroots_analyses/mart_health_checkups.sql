@@ -14,7 +14,7 @@ communities as (
 ),
 
 denominator as (
-    select region_code, year, sum(population) as population_65plus
+    select region_code, year, {{ sum_int('population') }} as population_65plus
     from {{ ref('stg_raw__population') }}
     where age_band in ('65-79', '80+')
     group by region_code, year
@@ -45,8 +45,8 @@ activity as (
         year,
         region_code,
         count(*) as checkups,
-        sum({{ flag('abnormal_findings > 0') }}) as abnormal_checkups,
-        sum({{ flag("checkup_type = 'elderly_annual'") }}) as elderly_annual_checkups
+        {{ count_where('abnormal_findings > 0') }} as abnormal_checkups,
+        {{ count_where("checkup_type = 'elderly_annual'") }} as elderly_annual_checkups
     from checkups
     group by year, region_code
 )

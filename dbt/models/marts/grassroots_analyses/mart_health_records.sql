@@ -12,7 +12,7 @@ communities as (
 ),
 
 population as (
-    select region_code, year, sum(population) as population
+    select region_code, year, {{ sum_int('population') }} as population
     from {{ ref('stg_raw__population') }}
     group by region_code, year
 ),
@@ -57,8 +57,8 @@ summary as (
         r.as_of_date,
         r.region_code,
         count(*) as records,
-        sum({{ flag('r.is_complete') }}) as complete_records,
-        sum({{ flag('a.resident_id is not null') }}) as active_records
+        {{ count_where('r.is_complete') }} as complete_records,
+        {{ count_where('a.resident_id is not null') }} as active_records
     from records as r
     left join active as a on a.as_of_date = r.as_of_date and a.resident_id = r.resident_id
     group by r.as_of_date, r.region_code

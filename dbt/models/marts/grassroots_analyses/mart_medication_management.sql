@@ -43,14 +43,14 @@ rx as (
         cast(sum(amount) as decimal(18, 2)) as rx_amount,
         cast(sum(case when is_essential then amount else 0 end) as decimal(18, 2)) as essential_amount,
         cast(sum(case when is_vbp then amount else 0 end) as decimal(18, 2)) as vbp_amount,
-        sum({{ flag('days_supply >= 28') }}) as long_rx_lines,
-        sum({{ flag('is_extended') }}) as extended_rx_lines
+        {{ count_where('days_supply >= 28') }} as long_rx_lines,
+        {{ count_where('is_extended') }} as extended_rx_lines
     from lines
     group by month, facility_code
 ),
 
 rxv as (
-    select month, facility_code, count(*) as visits_with_rx, sum(has_antibiotic) as antibiotic_visits
+    select month, facility_code, count(*) as visits_with_rx, {{ sum_int('has_antibiotic') }} as antibiotic_visits
     from rx_visits
     group by month, facility_code
 ),

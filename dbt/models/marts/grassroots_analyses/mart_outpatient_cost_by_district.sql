@@ -2,7 +2,7 @@
 select
     month,
     district_code,
-    sum(visits) as visits,
+    {{ sum_int('visits') }} as visits,
     cast(sum(total_fee) as decimal(18, 2)) as total_fee,
     cast(sum(drug_fee) as decimal(18, 2)) as drug_fee,
     cast(sum(insurance_paid) as decimal(18, 2)) as insurance_paid,

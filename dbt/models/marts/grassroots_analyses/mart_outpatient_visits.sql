@@ -21,9 +21,9 @@ monthly as (
         month,
         facility_code,
         count(*) as visits,
-        sum({{ flag("visit_type = 'outpatient'") }}) as outpatient_visits,
-        sum({{ flag("visit_type = 'emergency'") }}) as emergency_visits,
-        sum({{ flag("visit_type = 'home_visit'") }}) as home_visits,
+        {{ count_where("visit_type = 'outpatient'") }} as outpatient_visits,
+        {{ count_where("visit_type = 'emergency'") }} as emergency_visits,
+        {{ count_where("visit_type = 'home_visit'") }} as home_visits,
         count(distinct resident_id) as patients
     from visits
     group by month, facility_code

@@ -45,9 +45,9 @@ quarantine as (
         q.business_date,
         coalesce(q.delivery_version, -1) as delivery_version,
         {%- for reason in var('quarantine_reasons') %}
-        sum({{ flag("q.reason = '" ~ reason ~ "'") }}) as q_{{ reason }},
+        {{ count_where("q.reason = '" ~ reason ~ "'") }} as q_{{ reason }},
         {%- endfor %}
-        sum({{ flag('q.line_no is null') }}) as quarantined_files,
+        {{ count_where('q.line_no is null') }} as quarantined_files,
         count(*) as quarantine_records
     from {{ source('audit', 'quarantine') }} as q
     group by q.facility_code, q.business_date, coalesce(q.delivery_version, -1)
@@ -58,9 +58,10 @@ select
     e.facility_code,
     e.facility_type,
     e.district_code,
-    1 as expected,
-    {{ flag("r.status = 'loaded'") }} as delivered,
-    {{ flag('fc.first_generated_at < ' ~ dbt.dateadd('hour', 30, 'cast(e.business_date as ' ~ dbt.type_timestamp() ~ ')')) }} as on_time,
+    cast(1 as {{ dbt.type_bigint() }}) as expected,
+    cast({{ flag("r.status = 'loaded'") }} as {{ dbt.type_bigint() }}) as delivered,
+    -- 06:00 on the day after business_date = business_date + 30 hours
+    cast({{ flag('fc.first_generated_at < ' ~ dbt.dateadd('hour', 30, 'cast(e.business_date as ' ~ dbt.type_timestamp() ~ ')')) }} as {{ dbt.type_bigint() }}) as on_time,
     r.status as delivery_status,
     r.delivery_version,
     fc.first_generated_at,

@@ -1,0 +1,74 @@
+"""The whole nightly job in one call: ingest → dbt build → validations → publish.
+
+``grassroots run`` and the Airflow DAG's tasks call the same functions; the DAG calls the steps
+one by one (each a task), the CLI calls :func:`run_pipeline`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from grassroots.ingest import RunReport, ingest
+
+
+def _have(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+@dataclass
+class PipelineResult:
+    ingest: RunReport
+    built: bool = False
+    quality: dict[str, Any] = field(default_factory=dict)
+    serving: Path | None = None
+    messages: list[str] = field(default_factory=list)
+
+
+def run_pipeline(
+    landing: Path,
+    warehouse: Path,
+    *,
+    key: bytes,
+    archive: Path | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    build: bool = True,
+    validate: bool = True,
+    serving: Path | None = None,
+    progress: bool = False,
+    log=print,
+) -> PipelineResult:
+    report = ingest(landing, warehouse, key=key, archive=archive, date_from=date_from,
+                    date_to=date_to, progress=progress)
+    log(report.summary())
+    result = PipelineResult(report)
+    if build:
+        from grassroots.build import build as dbt_build
+
+        # dbt runs even when nothing new arrived: a first run, or a failed build, is redone
+        dbt_build(warehouse)
+        result.built = True
+        log("dbt build: marts built and tested")
+    if validate and _have("grassroots.quality"):
+        from grassroots import quality
+
+        raw = quality.validate_raw(warehouse)
+        result.quality["raw"] = raw
+        if build:
+            result.quality["marts"] = quality.validate_marts(warehouse)
+        log("validations: " + ", ".join(
+            f"{k} {'passed' if getattr(v, 'success', False) else 'FAILED'}"
+            for k, v in result.quality.items()))
+    if serving is not None and build and _have("grassroots.publish"):
+        from grassroots.publish import publish_serving
+
+        result.serving = publish_serving(warehouse, serving)
+        log(f"serving copy published: {result.serving}")
+    return result
