@@ -76,5 +76,33 @@ def generate(
     console.print(str(summary))
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _home() -> Path:
+    import os
+
+    return Path(os.environ.get("GRASSROOTS_HOME") or REPO / "var")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def test(ctx: typer.Context) -> None:
+    """Run the whole test suite (installs what the tests need first). Extra args go to pytest."""
+    import os
+    import subprocess
+
+    from grassroots.system import ensure_chromium
+
+    console.print(f"chromium: {ensure_chromium()}")
+    try:
+        from grassroots.superset import ensure_env
+    except ImportError:
+        pass
+    else:
+        console.print(f"superset environment: {ensure_env()}")
+    args = [sys.executable, "-m", "pytest", *ctx.args]
+    raise typer.Exit(subprocess.call(args, cwd=REPO, env=dict(os.environ)))
+
+
 def main() -> None:  # pragma: no cover
     sys.exit(app())

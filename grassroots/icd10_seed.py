@@ -42,8 +42,15 @@ CHAPTER_ZH: dict[str, str] = {
     "XXII": "用于特殊目的的编码",
 }
 
-COLUMNS = ("category", "title_en", "chapter", "chapter_no", "chapter_range", "chapter_title_zh",
-           "chapter_title_en")
+COLUMNS = (
+    "category",
+    "title_en",
+    "chapter",
+    "chapter_no",
+    "chapter_range",
+    "chapter_title_zh",
+    "chapter_title_en",
+)
 
 
 def rows() -> list[dict[str, object]]:

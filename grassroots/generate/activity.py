@@ -25,6 +25,12 @@ DAY = np.timedelta64(1, "D")
 # signed residents 64.67 % / unsigned 48.50 % at grassroots; hospitals: 47.1 % of hospital visits
 # tertiary, 10.8 % level-1/unrated, the rest level-2.
 HOSPITAL_SPLIT = np.array([0.108, 0.421, 0.471])
+# rural residents mostly stay in their county (医共体, ~90 % in-county); urban ones use the city's
+# tertiary hospitals more, so that the city-wide tertiary share stays at 47 % of hospital visits
+HOSPITAL_SPLIT_BY_AREA = {
+    True: np.array([0.108, 0.30, 0.592]),
+    False: np.array([0.108, 0.642, 0.25]),
+}
 GRASSROOTS_TARGET = {False: 0.485, True: 0.6467}
 # mean outpatient cost per visit (yuan): tertiary 1.533 x secondary, 2.92 x community
 VISIT_MEAN_YUAN = np.array([113.0, 150.0, 215.0, 330.0])
@@ -41,8 +47,15 @@ INPATIENT_DAY_YUAN = {3: 1800, 2: 1100, 1: 700, 0: 700, "centre": 400}
 PACKAGES = ("free", "basic", "personalized", "checkup")
 PACKAGE_P = np.array([0.30, 0.45, 0.15, 0.10])
 # fee_total, fee_city, fee_district, fee_self in fen (basic = Hangzhou's 120 = 25/65/10 %)
-PACKAGE_FEES = np.array([[0, 0, 0, 0], [12000, 3000, 7800, 1200], [30000, 3000, 7800, 19200],
-                         [20000, 3000, 7800, 9200]], dtype=np.int64)
+PACKAGE_FEES = np.array(
+    [
+        [0, 0, 0, 0],
+        [12000, 3000, 7800, 1200],
+        [30000, 3000, 7800, 19200],
+        [20000, 3000, 7800, 9200],
+    ],
+    dtype=np.int64,
+)
 FOLLOWUP_MODES = ("clinic", "home", "phone", "online")
 ADHERENCE = ("regular", "intermittent", "none")
 
@@ -75,8 +88,15 @@ class Stats:
 
 
 class Simulator:
-    def __init__(self, region: Region, res: Residents, start: date, end: date,
-                 rng: np.random.Generator, visits_per_year: float = 6.0) -> None:
+    def __init__(
+        self,
+        region: Region,
+        res: Residents,
+        start: date,
+        end: date,
+        rng: np.random.Generator,
+        visits_per_year: float = 6.0,
+    ) -> None:
         self.g, self.r, self.rng = region, res, rng
         self.start, self.end = start, end
         self.s64 = _d64(start)
@@ -89,7 +109,9 @@ class Simulator:
         self.fac_district = fac.district.to_numpy()
         self.fac_beds = fac.approved_beds.to_numpy()
         self.fac_grass = fac.is_grassroots.to_numpy()
-        self.fac_class = np.select([self.fac_grass, self.fac_rank <= 2, self.fac_rank == 3], [0, 1, 2], 3)
+        self.fac_class = np.select(
+            [self.fac_grass, self.fac_rank <= 2, self.fac_rank == 3], [0, 1, 2], 3
+        )
         self.team_code = region.teams.team_code.to_numpy(dtype=object)
         self.station_of_comm = region.communities.station.to_numpy()
         self.n_doctors = np.maximum(1, (self.fac_beds // 10) + np.where(self.fac_grass, 3, 8))
@@ -99,9 +121,9 @@ class Simulator:
         self._init_signing()
         self._init_records()
         self._init_followups()
-        self._init_inpatient()
         self.ref_updates: dict[int, list[w.Batch]] = defaultdict(list)
         self.ref_admissions: dict[int, list[tuple[int, int, str, str]]] = defaultdict(list)
+        self._init_inpatient()
         self.checkup_plan: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     # ---- setup -----------------------------------------------------------------------------
@@ -125,10 +147,12 @@ class Simulator:
         self.cls_p = {}
         for signed, t in GRASSROOTS_TARGET.items():
             g = t * fh / (t * fh + (1 - t) * fmean[0])
-            self.cls_p[signed] = np.cumsum(np.concatenate([[g], (1 - g) * HOSPITAL_SPLIT]))
-        mean_f = 0.45 * (np.diff(np.concatenate([[0], self.cls_p[True]])) * fmean).sum() + 0.55 * (
-            np.diff(np.concatenate([[0], self.cls_p[False]])) * fmean
-        ).sum()
+            for urban, split in HOSPITAL_SPLIT_BY_AREA.items():
+                self.cls_p[(signed, urban)] = np.cumsum(np.concatenate([[g], (1 - g) * split]))
+        mean_f = (
+            0.45 * (np.diff(np.concatenate([[0], self.cls_p[(True, True)]])) * fmean).sum()
+            + 0.55 * (np.diff(np.concatenate([[0], self.cls_p[(False, True)]])) * fmean).sum()
+        )
         lam *= visits_per_year / 365.0 / mean_f / lam.mean()
         self.lam_cum = np.cumsum(lam)
         self.lam_total = float(self.lam_cum[-1])
@@ -137,7 +161,7 @@ class Simulator:
         fac = self.g.facilities
         for c in (1, 2, 3):
             for dd in self.g.districts.index:
-                m = (self.fac_class == c)
+                m = self.fac_class == c
                 idx = np.flatnonzero(m)
                 same = self.fac_district[idx] == dd
                 wgt = self.fac_beds[idx].astype(float) * np.where(
@@ -168,16 +192,24 @@ class Simulator:
         self.abx_drugs = np.flatnonzero(self.drug_abx)
         dx = catalog.OUTPATIENT_DX
         self.dx_codes = np.array(
-            [x[0] for x in dx] + list(catalog.HYPERTENSION_DX) + list(catalog.DIABETES_DX)
-            + [catalog.PREGNANCY_DX], dtype=object)
+            [x[0] for x in dx]
+            + list(catalog.HYPERTENSION_DX)
+            + list(catalog.DIABETES_DX)
+            + [catalog.PREGNANCY_DX],
+            dtype=object,
+        )
         n_pool = len(dx)
         self.n_pool = n_pool
         self.dx_w = np.array([[x[1] for x in dx], [x[2] for x in dx]], dtype=float)
         self.dx_w /= self.dx_w.sum(axis=1, keepdims=True)
         self.dx_cum = np.cumsum(self.dx_w, axis=1)
         kinds_of = [x[3] for x in dx] + [("ht",)] * 4 + [("dm",)] * 4 + [("other",)]
-        self.dx_kinds = np.array([[self.kind_idx[k] for k in np.resize(np.array(ks or ("other",)), 3)]
-                                  for ks in kinds_of])
+        self.dx_kinds = np.array(
+            [
+                [self.kind_idx[k] for k in np.resize(np.array(ks or ("other",)), 3)]
+                for ks in kinds_of
+            ]
+        )
         self.dx_has_drugs = np.array([bool(ks) for ks in kinds_of])
         self.dx_abx = np.array([x[4] for x in dx] + [0.0] * 9)
         chronic = {"E78.5", "I25.1", "I69.3", "Z76.0", "I48"}
@@ -187,7 +219,7 @@ class Simulator:
     def _init_signing(self) -> None:
         r, rng = self.r, self.rng
         n = r.n
-        key = r.key_population(r.age0)
+        key = self.key = r.key_population(r.age0)
         # 64 % of key groups, the rest so that everybody together is at ~45 %
         p_non = max(0.05, (0.45 - key.mean() * 0.64) / max(1e-9, 1 - key.mean()))
         self.p_sign_key, self.p_sign_non = 0.64, p_non
@@ -203,12 +235,18 @@ class Simulator:
         self.c_prev = np.full(n, -1, np.int64)
         self.signed = np.zeros(n, bool)
         idx = np.flatnonzero(signed)
-        self._new_contracts(idx, s - rng.integers(1, 365, len(idx)).astype("timedelta64[D]"),
-                            renewal_prob=0.7)
+        self._new_contracts(
+            idx, s - rng.integers(1, 365, len(idx)).astype("timedelta64[D]"), renewal_prob=0.7
+        )
         self.initial_contracts = idx
 
-    def _new_contracts(self, idx: np.ndarray, sign: np.ndarray, renewal_prob: float = 0.0,
-                       prev: np.ndarray | None = None) -> None:
+    def _new_contracts(
+        self,
+        idx: np.ndarray,
+        sign: np.ndarray,
+        renewal_prob: float = 0.0,
+        prev: np.ndarray | None = None,
+    ) -> None:
         r, rng = self.r, self.rng
         n = len(idx)
         self.c_id[idx] = self._next_ids("contract", n)
@@ -229,15 +267,20 @@ class Simulator:
             self.c_prev[idx] = prev
         else:
             # the initial stock: most were renewals of a contract that predates the window
-            self.c_prev[idx] = np.where(rng.random(n) < renewal_prob,
-                                        -2, -1)  # -2: renewal of an old (unknown) contract
+            self.c_prev[idx] = np.where(
+                rng.random(n) < renewal_prob, -2, -1
+            )  # -2: renewal of an old (unknown) contract
         self.signed[idx] = True
 
     def _combo_hospitals(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         fac = self.g.facilities
         gen = fac.facility_type.to_numpy() == "general_hospital"
-        dh_of = np.array([np.flatnonzero(gen & (self.fac_level == 2) & (self.fac_district == d))[0]
-                          for d in self.g.districts.index])
+        dh_of = np.array(
+            [
+                np.flatnonzero(gen & (self.fac_level == 2) & (self.fac_district == d))[0]
+                for d in self.g.districts.index
+            ]
+        )
         l3 = np.flatnonzero(gen & (self.fac_level == 3))
         return dh_of[self.r.district[idx]], l3[self.r.district[idx] % len(l3)]
 
@@ -254,8 +297,14 @@ class Simulator:
         self.rec_upd = np.where(rng.random(n) < 0.7, np.minimum(upd, hi - 1), -1)
         # the six completeness fields: index into the value lists, -1 = empty;
         # ~75 % of records complete, the others miss one to three fields
-        vals = (catalog.BLOOD_TYPES, catalog.ALLERGIES, catalog.PAST_HISTORY,
-                catalog.FAMILY_HISTORY, catalog.OCCUPATIONS, catalog.EDUCATION)
+        vals = (
+            catalog.BLOOD_TYPES,
+            catalog.ALLERGIES,
+            catalog.PAST_HISTORY,
+            catalog.FAMILY_HISTORY,
+            catalog.OCCUPATIONS,
+            catalog.EDUCATION,
+        )
         self.rec_vals = [np.array(v, dtype=object) for v in vals]
         self.rec_fields = np.stack([rng.integers(0, len(v), n) for v in vals]).astype(np.int8)
         incomplete = rng.random(n) < 0.25
@@ -272,7 +321,9 @@ class Simulator:
         self.fu_idx = np.flatnonzero(managed)
         k = len(self.fu_idx)
         self.fu_interval = rng.choice([30, 60, 90], k, p=[0.15, 0.25, 0.60])
-        self.fu_next = self.s64.astype(np.int64) + (rng.random(k) * self.fu_interval).astype(np.int64)
+        self.fu_next = self.s64.astype(np.int64) + (rng.random(k) * self.fu_interval).astype(
+            np.int64
+        )
         self.fu_ctrl = rng.random(k) < 0.62  # patient-level control propensity
         self.fu_f2f = rng.uniform(0.45, 0.95, k)  # share of face-to-face follow-ups
 
@@ -304,22 +355,54 @@ class Simulator:
         self.w_dept = np.array(wd, dtype=object)
         self.w_beds = np.array(wb, dtype=np.int64)
         self.w_lam = np.array(wl)
+        self.w_credit = np.zeros(len(wl), np.int64)
         self.w_nights = np.array(wlev)
-        self.w_level = np.array(["centre" if self.fac_grass[f] else str(self.fac_level[f]) for f in wf],
-                                dtype=object)
+        self.w_level = np.array(
+            ["centre" if self.fac_grass[f] else str(self.fac_level[f]) for f in wf], dtype=object
+        )
         # admission weights: age, and pools for maternity, paediatrics and psychiatry
         r = self.r
-        aw = np.array([1.0, 0.4, 0.7, 1.0, 1.6, 2.5, 3.5])[np.searchsorted(AGE_BAND_EDGES, r.age0, "right") - 1]
+        aw = np.array([1.0, 0.4, 0.7, 1.0, 1.6, 2.5, 3.5])[
+            np.searchsorted(AGE_BAND_EDGES, r.age0, "right") - 1
+        ]
         self.pools = {
             "any": np.flatnonzero(np.ones(r.n, bool)),
             "05": np.flatnonzero(~r.male & (r.age0 >= 18) & (r.age0 <= 45)),
             "07": np.flatnonzero(r.age0 <= 14),
             "15": np.flatnonzero(r.smd) if r.smd.any() else np.flatnonzero(r.age0 >= 18),
         }
-        self.pool_cum = {k: np.cumsum(aw[v] if k == "any" else np.ones(len(v))) for k, v in self.pools.items()}
+        # local hospitals and centres admit their own district's residents; tertiary: city-wide
+        for dd in self.g.districts.index:
+            self.pools[f"any{dd}"] = np.flatnonzero(r.district == dd)
+        self.pool_cum = {
+            k: np.cumsum(aw[v] if k.startswith("any") else np.ones(len(v)))
+            for k, v in self.pools.items()
+        }
+        self.w_pool = np.array(
+            ["any" if self.fac_rank[f] == 4 else f"any{self.fac_district[f]}" for f in wf],
+            dtype=object,
+        )
         # stays in progress: parallel arrays
-        self.st = {k: np.zeros(0, t) for k, t in (("ward", np.int64), ("res", np.int64), ("admit", "datetime64[s]"),
-                                                  ("dis", "datetime64[s]"), ("id", np.int64), ("ref", object))}
+        self.st = {
+            k: np.zeros(0, t)
+            for k, t in (
+                ("ward", np.int64),
+                ("res", np.int64),
+                ("admit", "datetime64[s]"),
+                ("dis", "datetime64[s]"),
+                ("id", np.int64),
+                ("ref", object),
+            )
+        }
+        # admissions dip at weekends and Spring Festival; normalise over the year
+        self.adm_mean = float(
+            np.mean(
+                [
+                    calendar.admission_factor(date(self.start.year, 1, 1) + timedelta(days=k))
+                    for k in range(365)
+                ]
+            )
+        )
         # warm up 90 days so the wards start at their stationary occupancy
         for k in range(90, 0, -1):
             self._inpatient_day(self.start - timedelta(days=k), write=False)
@@ -328,12 +411,16 @@ class Simulator:
 
     def _pick(self, pool: str, n: int) -> np.ndarray:
         cum = self.pool_cum[pool]
-        return self.pools[pool][np.minimum(np.searchsorted(cum, self.rng.random(n) * cum[-1], "right"), len(cum) - 1)]
+        return self.pools[pool][
+            np.minimum(np.searchsorted(cum, self.rng.random(n) * cum[-1], "right"), len(cum) - 1)
+        ]
 
     def _times(self, day: date, n: int, emergency: np.ndarray | None = None) -> np.ndarray:
         """Clinic hours (peaks mid-morning and mid-afternoon); emergencies around the clock."""
         rng = self.rng
-        minute = np.where(rng.random(n) < 0.62, rng.normal(9.8 * 60, 70, n), rng.normal(15 * 60, 60, n))
+        minute = np.where(
+            rng.random(n) < 0.62, rng.normal(9.8 * 60, 70, n), rng.normal(15 * 60, 60, n)
+        )
         minute = np.clip(minute, 7 * 60 + 30, 18 * 60)
         if emergency is not None:
             minute = np.where(emergency, rng.integers(0, 24 * 60, n), minute)
@@ -389,11 +476,21 @@ class Simulator:
             "fee_city": w.money(fees[:, 1]),
             "fee_district": w.money(fees[:, 2]),
             "fee_self": w.money(fees[:, 3]),
-            "district_hospital_code": w.take(self.fac_code, np.maximum(self.c_dh[idx], 0), self.c_dh[idx] < 0),
-            "city_hospital_code": w.take(self.fac_code, np.maximum(self.c_ch[idx], 0), self.c_ch[idx] < 0),
-            "renewal_of": np.where(prev >= 0, w.prefixed("QY", np.maximum(prev, 0)),
-                                   np.where(prev == -2, "QY9" + np.char.zfill(
-                                       (self.c_id[idx] % 99991).astype("U"), 9).astype(object), "")).astype(object),
+            "district_hospital_code": w.take(
+                self.fac_code, np.maximum(self.c_dh[idx], 0), self.c_dh[idx] < 0
+            ),
+            "city_hospital_code": w.take(
+                self.fac_code, np.maximum(self.c_ch[idx], 0), self.c_ch[idx] < 0
+            ),
+            "renewal_of": np.where(
+                prev >= 0,
+                w.prefixed("QY", np.maximum(prev, 0)),
+                np.where(
+                    prev == -2,
+                    "QY9" + np.char.zfill((self.c_id[idx] % 99991).astype("U"), 9).astype(object),
+                    "",
+                ),
+            ).astype(object),
             "_folder": self.fac_folder[centre],
             "_res": idx,
         }
@@ -425,12 +522,18 @@ class Simulator:
             parts.append(self._contract_rows(term, np.full(len(term), "terminated")))
             self.signed[term] = False
         # new signings replace the lost ones so coverage stays stationary
-        n_new = rng.poisson(lost + len(term)) if calendar.is_workday(day) else 0
+        self.sign_backlog = getattr(self, "sign_backlog", 0) + lost + len(term)
+        n_new = 0
+        if calendar.is_workday(day):  # signing desks work on working days
+            n_new = rng.poisson(self.sign_backlog)
+            self.sign_backlog = 0
         if n_new:
             un = np.flatnonzero(~self.signed)
-            key = self.r.key_population(self.r.age0[un])
+            key = self.key[un]
             wgt = np.where(key, 2.0, 1.0)
-            pick = un[np.unique(np.searchsorted(np.cumsum(wgt), rng.random(n_new) * wgt.sum(), "right"))]
+            pick = un[
+                np.unique(np.searchsorted(np.cumsum(wgt), rng.random(n_new) * wgt.sum(), "right"))
+            ]
             pick = pick[self.c_end[pick] < d]  # not someone whose contract ended today
             if len(pick):
                 self.c_team[pick] = self.r.team[pick]
@@ -445,17 +548,19 @@ class Simulator:
         f = calendar.visit_factors(day)
         fmax = f.max()
         n = rng.poisson(self.lam_total * fmax)
-        who = np.minimum(np.searchsorted(self.lam_cum, rng.random(n) * self.lam_total, "right"), r.n - 1)
+        who = np.minimum(
+            np.searchsorted(self.lam_cum, rng.random(n) * self.lam_total, "right"), r.n - 1
+        )
         signed = self.signed[who]
         u = rng.random(n)
-        cls = np.where(signed, np.searchsorted(self.cls_p[True], u, "right"),
-                       np.searchsorted(self.cls_p[False], u, "right"))
+        urban = r.urban[who]
+        cls = np.zeros(n, np.int64)
+        for (sg, ub), cum in self.cls_p.items():
+            m = (signed == sg) & (urban == ub)
+            cls[m] = np.searchsorted(cum, u[m], "right")
         cls = np.minimum(cls, 3)
         keep = rng.random(n) < f[cls] / fmax
         who, cls, signed = who[keep], cls[keep], signed[keep]
-        # rural residents mostly stay in the county: tertiary visits partly go to the county hospital
-        stay = (cls == 3) & ~r.urban[who] & (rng.random(len(who)) < 0.6)
-        cls[stay] = 2
         order = np.argsort(who, kind="stable")
         who, cls, signed = who[order], cls[order], signed[order]
         n = len(who)
@@ -477,7 +582,9 @@ class Simulator:
                 m = np.flatnonzero((cls == c) & (dist == dd))
                 if len(m):
                     idx, cum = self.cands[(c, dd)]
-                    fac[m] = idx[np.minimum(np.searchsorted(cum, rng.random(len(m)), "right"), len(idx) - 1)]
+                    fac[m] = idx[
+                        np.minimum(np.searchsorted(cum, rng.random(len(m)), "right"), len(idx) - 1)
+                    ]
         cls = self.fac_class[fac]  # station/other-district choices keep their class anyway
         lv = cls
         hosp = ~self.fac_grass[fac]
@@ -488,9 +595,11 @@ class Simulator:
         times = self._times(day, n, emergency)
         # diagnosis: chronic patients are mostly seen for their condition
         u = rng.random(n)
-        dx = np.where(hosp,
-                      np.searchsorted(self.dx_cum[1], rng.random(n), "right"),
-                      np.searchsorted(self.dx_cum[0], rng.random(n), "right"))
+        dx = np.where(
+            hosp,
+            np.searchsorted(self.dx_cum[1], rng.random(n), "right"),
+            np.searchsorted(self.dx_cum[0], rng.random(n), "right"),
+        )
         dx = np.minimum(dx, self.n_pool - 1)
         ht = r.hypertension[who] & (u < np.where(hosp, 0.30, 0.50))
         dm = r.diabetes[who] & ~ht & (rng.random(n) < np.where(hosp, 0.30, 0.45))
@@ -507,8 +616,10 @@ class Simulator:
         dept[hosp & emergency] = "20"
         dept[hosp & preg] = "05"
         dept[hosp & (ht | dm) & (self.fac_kind[fac] == "general")] = "03"
-        doctor = np.char.add(np.char.add(self.fac_code[fac].astype("U"), "D"),
-                             np.char.zfill((rng.random(n) * self.n_doctors[fac]).astype(np.int64).astype("U") , 3))
+        doctor = np.char.add(
+            np.char.add(self.fac_code[fac].astype("U"), "D"),
+            np.char.zfill((rng.random(n) * self.n_doctors[fac]).astype(np.int64).astype("U"), 3),
+        )
         # family doctor team: a signed resident seen at their own centre (or its station)
         own = ~hosp & (self.fac_folder[fac] == home) & signed
         team = np.where(own, self.c_team[who], -1)
@@ -516,7 +627,9 @@ class Simulator:
         # prescriptions
         has_rx = (rng.random(n) < RX_PROB[lv]) & self.dx_has_drugs[dx]
         vi = np.flatnonzero(has_rx)
-        n_lines = np.searchsorted(np.cumsum([0.40, 0.35, 0.18, 0.07]), rng.random(len(vi)), "right") + 1
+        n_lines = (
+            np.searchsorted(np.cumsum([0.40, 0.35, 0.18, 0.07]), rng.random(len(vi)), "right") + 1
+        )
         n_lines = np.minimum(n_lines, 4)
         lv_idx = np.repeat(vi, n_lines)  # visit index of each line
         first = np.concatenate([[0], np.cumsum(n_lines)[:-1]])
@@ -525,12 +638,20 @@ class Simulator:
         drug = self.kind_drugs[kind, rng.integers(0, self.kind_drugs.shape[1], len(lv_idx))]
         abx_visit = rng.random(len(vi)) < self.dx_abx[dx[vi]]
         abx_line = np.repeat(abx_visit, n_lines) & (line_no == 1)
-        drug = np.where(abx_line, self.abx_drugs[rng.integers(0, len(self.abx_drugs), len(lv_idx))], drug)
+        drug = np.where(
+            abx_line, self.abx_drugs[rng.integers(0, len(self.abx_drugs), len(lv_idx))], drug
+        )
         chronic = self.dx_chronic[dx[lv_idx]] & ~abx_line
         long_rx = chronic & (rng.random(len(lv_idx)) < LONG_RX_PROB[lv[lv_idx]])
-        days = np.where(long_rx, rng.choice([28, 30, 30, 56, 60, 60, 84, 90], len(lv_idx)),
-                        np.where(chronic, rng.choice([7, 14, 14, 21], len(lv_idx)),
-                                 rng.choice([1, 2, 3, 3, 5, 5, 7], len(lv_idx))))
+        days = np.where(
+            long_rx,
+            rng.choice([28, 30, 30, 56, 60, 60, 84, 90], len(lv_idx)),
+            np.where(
+                chronic,
+                rng.choice([7, 14, 14, 21], len(lv_idx)),
+                rng.choice([1, 2, 3, 3, 5, 5, 7], len(lv_idx)),
+            ),
+        )
         units = rng.choice([1, 1, 1, 2, 2, 3], len(lv_idx))
         qty = days * units
         extended = chronic & ~hosp[lv_idx] & (rng.random(len(lv_idx)) < 0.12)
@@ -544,12 +665,16 @@ class Simulator:
         wline = self.drug_price[drug] * days * units + 1.0
         wsum = np.bincount(lv_idx, wline, minlength=n)
         amount = np.floor(drug_fee[lv_idx] * wline / wsum[lv_idx]).astype(np.int64)
-        amount[first] += drug_fee[vi] - np.bincount(lv_idx, amount, minlength=n)[vi]
+        amount[first] += drug_fee[vi] - np.round(
+            np.bincount(lv_idx, amount, minlength=n)[vi]
+        ).astype(np.int64)
         rest = total - drug_fee
         exam = np.floor(rest * rng.uniform(0.3, 0.6, n)).astype(np.int64)
         treat = np.floor((rest - exam) * rng.uniform(0.4, 0.8, n)).astype(np.int64)
         other = rest - exam - treat
-        ins = np.floor(total * np.clip(rng.normal(np.where(hosp, 0.55, 0.68), 0.1), 0.0, 0.95)).astype(np.int64)
+        ins = np.floor(
+            total * np.clip(rng.normal(np.where(hosp, 0.55, 0.68), 0.1), 0.0, 0.95)
+        ).astype(np.int64)
         self_paid = total - ins
 
         seq = self._next_ids("visit_" + _ymd(day), n)
@@ -580,7 +705,9 @@ class Simulator:
             "_vidx": np.arange(n),
         }
         rx: w.Batch = {
-            "prescription_id": np.char.add("P" + _ymd(day), np.char.zfill(seq[lv_idx].astype("U"), 7)).astype(object),
+            "prescription_id": np.char.add(
+                "P" + _ymd(day), np.char.zfill(seq[lv_idx].astype("U"), 7)
+            ).astype(object),
             "line_no": w.ints(line_no),
             "facility_code": self.fac_code[fac[lv_idx]],
             "visit_id": vid[lv_idx],
@@ -627,27 +754,49 @@ class Simulator:
             out[i] = cand[min(np.searchsorted(cum, rng.random(), "right"), len(cand) - 1)]
         return out
 
-    def _referrals(self, day: date, who: np.ndarray, fac: np.ndarray, times: np.ndarray,
-                   dx: np.ndarray, team: np.ndarray, hosp: np.ndarray) -> w.Batch:
+    def _referrals(
+        self,
+        day: date,
+        who: np.ndarray,
+        fac: np.ndarray,
+        times: np.ndarray,
+        dx: np.ndarray,
+        team: np.ndarray,
+        hosp: np.ndarray,
+    ) -> w.Batch:
         rng = self.rng
         rank = self.fac_rank[fac]
         p_up = np.array([UP_REFERRAL_PROB[k] for k in range(5)])[rank]
         up = np.flatnonzero(rng.random(len(fac)) < p_up)
         can_down = np.flatnonzero(rank >= 1)
         n_down = min(len(can_down), rng.poisson(len(up) * DOWN_SHARE / (1 - DOWN_SHARE)))
-        down = np.sort(rng.choice(can_down, n_down, replace=False)) if n_down else np.zeros(0, np.int64)
+        down = (
+            np.sort(rng.choice(can_down, n_down, replace=False))
+            if n_down
+            else np.zeros(0, np.int64)
+        )
         src = np.concatenate([up, down])
         direction = np.array(["up"] * len(up) + ["down"] * len(down), dtype=object)
-        to = np.concatenate([self._up_target(fac[up], who[up]), self._down_target(fac[down], who[down])])
-        assert ((self.fac_rank[to] > rank[up.tolist() + down.tolist()]) == (direction == "up")).all()
+        to = np.concatenate(
+            [self._up_target(fac[up], who[up]), self._down_target(fac[down], who[down])]
+        )
+        assert (
+            (self.fac_rank[to] > rank[up.tolist() + down.tolist()]) == (direction == "up")
+        ).all()
         k = len(src)
         if k == 0:
             return {}
         self.stats.up += len(up)
         self.stats.down += len(down)
-        kind = np.where(direction == "up",
-                        np.array(["outpatient", "inpatient", "exam"])[np.searchsorted([0.55, 0.85], rng.random(k), "right")],
-                        np.array(["outpatient", "inpatient", "exam"])[np.searchsorted([0.70, 0.95], rng.random(k), "right")])
+        kind = np.where(
+            direction == "up",
+            np.array(["outpatient", "inpatient", "exam"])[
+                np.searchsorted([0.55, 0.85], rng.random(k), "right")
+            ],
+            np.array(["outpatient", "inpatient", "exam"])[
+                np.searchsorted([0.70, 0.95], rng.random(k), "right")
+            ],
+        )
         kind = np.where((kind == "inpatient") & (self.fac_beds[to] == 0), "outpatient", kind)
         rid = self._next_ids("referral", k)
         rtime = times[src] + rng.integers(5, 60, k).astype("timedelta64[m]")
@@ -662,19 +811,25 @@ class Simulator:
             "referral_time": w.ts(rtime),
             "direction": direction,
             "referral_kind": kind.astype(object),
-            "diagnosis_code": np.where(rng.random(k) < 0.92, self.dx_codes[dx[src]], "").astype(object),
+            "diagnosis_code": np.where(rng.random(k) < 0.92, self.dx_codes[dx[src]], "").astype(
+                object
+            ),
             "team_code": w.take(self.team_code, np.maximum(tm, 0), tm < 0),
             "priority_slot": w.yn(prio),
             "_folder": self.fac_folder[fac[src]],
         }
         # status life cycle; later states are re-sent by the sender on later business days
         u = rng.random(k)
-        final = np.select([u < 0.80, u < 0.85, u < 0.93, u < 0.97], ["arrived", "rejected", "cancelled", "requested"], "accepted")
+        final = np.select(
+            [u < 0.80, u < 0.85, u < 0.93, u < 0.97],
+            ["arrived", "rejected", "cancelled", "requested"],
+            "accepted",
+        )
         same_day = (final == "arrived") & (rng.random(k) < 0.15)
         status0 = np.where(same_day, "arrived", "requested").astype(object)
         dnum = int(_d64(day).astype(np.int64))
         for i in range(k):
-            row = {c: v[i:i + 1] for c, v in base.items()}
+            row = {c: v[i : i + 1] for c, v in base.items()}
             arrive_day = dnum
             if final[i] == "arrived" and not same_day[i]:
                 acc = dnum + 1
@@ -685,10 +840,18 @@ class Simulator:
                     arrive_day = dnum + int(rng.integers(1, 7))
                 self._queue_status(arrive_day, row, "arrived")
             elif final[i] in ("rejected", "cancelled", "accepted"):
-                self._queue_status(dnum + int(rng.integers(1, 4 if final[i] != "cancelled" else 10)), row, final[i])
+                self._queue_status(
+                    dnum + int(rng.integers(1, 4 if final[i] != "cancelled" else 10)), row, final[i]
+                )
             if final[i] == "arrived" and kind[i] == "inpatient":
                 self.ref_admissions[arrive_day].append(
-                    (int(to[i]), int(who[src[i]]), base["referral_id"][i], base["diagnosis_code"][i]))
+                    (
+                        int(to[i]),
+                        int(who[src[i]]),
+                        base["referral_id"][i],
+                        base["diagnosis_code"][i],
+                    )
+                )
         base["status"] = status0
         return base
 
@@ -703,7 +866,9 @@ class Simulator:
         """Expected midnights in bed for a stay drawn by _nights (estimated once, fixed seed)."""
         cache = self.__dict__.setdefault("_nights_cache", {})
         if mean not in cache:
-            cache[mean] = float(self._nights(np.full(50_000, mean), np.random.default_rng(0)).mean())
+            cache[mean] = float(
+                self._nights(np.full(50_000, mean), np.random.default_rng(0)).mean()
+            )
         return cache[mean]
 
     def _nights(self, mean: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -718,7 +883,7 @@ class Simulator:
         d = _d64(day)
         dnum = int(d.astype(np.int64))
         # admissions: Poisson per ward; arrived inpatient referrals are admitted first
-        lam = self.w_lam * calendar.admission_factor(day) / 0.93  # 0.93: mean admission factor
+        lam = self.w_lam * calendar.admission_factor(day) / self.adm_mean
         n_adm = rng.poisson(lam)
         refs = self.ref_admissions.pop(dnum, [])
         ref_ward, ref_res, ref_id, ref_dx = [], [], [], []
@@ -731,28 +896,52 @@ class Simulator:
             ref_res.append(res)
             ref_id.append(rid)
             ref_dx.append(dxc)
-            n_adm[wi] = max(n_adm[wi] - 1, 0)
-        ward = np.concatenate([np.repeat(np.arange(len(n_adm)), n_adm), np.array(ref_ward, np.int64)])
+            self.w_credit[wi] += 1
+        # referral admissions take the place of later ordinary ones, keeping the long-run rate
+        use = np.minimum(self.w_credit, n_adm)
+        n_adm -= use
+        self.w_credit -= use
+        ward = np.concatenate(
+            [np.repeat(np.arange(len(n_adm)), n_adm), np.array(ref_ward, np.int64)]
+        )
         m = len(ward)
         res = np.empty(m, np.int64)
         dept = self.w_dept[ward]
         for pool in ("05", "07", "15"):
             k = np.flatnonzero(dept[: m - len(ref_res)] == pool)
             res[k] = self._pick(pool, len(k))
-        k = np.flatnonzero(~np.isin(dept[: m - len(ref_res)], ["05", "07", "15"]))
-        res[k] = self._pick("any", len(k))
-        res[m - len(ref_res):] = ref_res
-        admit = np.datetime64(day, "s") + rng.integers(7 * 3600, 22 * 3600, m).astype("timedelta64[s]")
+        general = ~np.isin(dept[: m - len(ref_res)], ["05", "07", "15"])
+        for pool in np.unique(self.w_pool[ward[: m - len(ref_res)]][general]):
+            k = np.flatnonzero(general & (self.w_pool[ward[: m - len(ref_res)]] == pool))
+            res[k] = self._pick(pool, len(k))
+        res[m - len(ref_res) :] = ref_res
+        admit = np.datetime64(day, "s") + rng.integers(7 * 3600, 22 * 3600, m).astype(
+            "timedelta64[s]"
+        )
         nights = self._nights(self.w_nights[ward])
-        dis = np.where(nights == 0,
-                       admit + rng.integers(1800, 3 * 3600, m).astype("timedelta64[s]"),
-                       (d + nights.astype("timedelta64[D]")).astype("datetime64[s]")
-                       + rng.integers(8 * 3600, 16 * 3600, m).astype("timedelta64[s]"))
-        dis = np.minimum(dis, (d + nights.astype("timedelta64[D]")).astype("datetime64[s]") + np.timedelta64(86399, "s"))
-        ref = np.concatenate([np.full(m - len(ref_id), "", dtype=object), np.array(ref_id, dtype=object)])
+        dis = np.where(
+            nights == 0,
+            admit + rng.integers(1800, 3 * 3600, m).astype("timedelta64[s]"),
+            (d + nights.astype("timedelta64[D]")).astype("datetime64[s]")
+            + rng.integers(8 * 3600, 16 * 3600, m).astype("timedelta64[s]"),
+        )
+        dis = np.minimum(
+            dis,
+            (d + nights.astype("timedelta64[D]")).astype("datetime64[s]")
+            + np.timedelta64(86399, "s"),
+        )
+        ref = np.concatenate(
+            [np.full(m - len(ref_id), "", dtype=object), np.array(ref_id, dtype=object)]
+        )
         ref_dx_arr = np.array(ref_dx, dtype=object)
-        new = {"ward": ward, "res": res, "admit": admit, "dis": dis,
-               "id": self._next_ids("stay", m), "ref": ref}
+        new = {
+            "ward": ward,
+            "res": res,
+            "admit": admit,
+            "dis": dis,
+            "id": self._next_ids("stay", m),
+            "ref": ref,
+        }
         self._ref_dx = getattr(self, "_ref_dx", {})
         for rid, dxc in zip(ref_id, ref_dx_arr, strict=True):
             if dxc:
@@ -799,16 +988,38 @@ class Simulator:
         fac = self.w_fac[ward]
         dept = self.w_dept[ward]
         pools = [catalog.INPATIENT_DX.get(x, catalog.INPATIENT_DX["03"]) for x in dept]
-        dx = np.array([p[j % len(p)] for p, j in zip(pools, rng.integers(0, 1000, n), strict=True)], dtype=object)
+        dx = np.array(
+            [p[j % len(p)] for p, j in zip(pools, rng.integers(0, 1000, n), strict=True)],
+            dtype=object,
+        )
+        # children get paediatric diagnoses wherever they are admitted
+        child = np.flatnonzero(r.age0[st["res"][i]] < 15)
+        kids = np.array(catalog.INPATIENT_DX["07"], dtype=object)
+        dx[child] = kids[rng.integers(0, len(kids), len(child))]
         refd = getattr(self, "_ref_dx", {})
-        dx = np.array([refd.get(rf) or x for rf, x in zip(st["ref"][i], dx, strict=True)], dtype=object)
-        nights = (st["dis"][i].astype("datetime64[D]") - st["admit"][i].astype("datetime64[D]")).astype(np.int64)
-        per_day = np.array([INPATIENT_DAY_YUAN["centre" if lv == "centre" else int(lv)] for lv in self.w_level[ward]])
-        total = np.round(per_day * 100 * (nights + 1) * rng.lognormal(-0.08, 0.4, n)).astype(np.int64)
+        dx = np.array(
+            [refd.get(rf) or x for rf, x in zip(st["ref"][i], dx, strict=True)], dtype=object
+        )
+        nights = (
+            st["dis"][i].astype("datetime64[D]") - st["admit"][i].astype("datetime64[D]")
+        ).astype(np.int64)
+        per_day = np.array(
+            [
+                INPATIENT_DAY_YUAN["centre" if lv == "centre" else int(lv)]
+                for lv in self.w_level[ward]
+            ]
+        )
+        total = np.round(per_day * 100 * (nights + 1) * rng.lognormal(-0.08, 0.4, n)).astype(
+            np.int64
+        )
         drug = np.floor(total * rng.uniform(0.2, 0.35, n)).astype(np.int64)
         ins = np.floor(total * rng.uniform(0.55, 0.78, n)).astype(np.int64)
         u = rng.random(n)
-        status = np.select([u < 0.25, u < 0.90, u < 0.93, u < 0.945], ["cured", "improved", "transferred", "died"], "other")
+        status = np.select(
+            [u < 0.25, u < 0.90, u < 0.93, u < 0.945],
+            ["cured", "improved", "transferred", "died"],
+            "other",
+        )
         return {
             "stay_id": w.prefixed("ZY", st["id"][i]),
             "facility_code": self.fac_code[fac],
@@ -843,23 +1054,34 @@ class Simulator:
         dis_ht = r.hypertension[pi]
         dis_dm = r.diabetes[pi]
         rows_p = np.concatenate([due[dis_ht], due[dis_dm]])
-        disease = np.array(["hypertension"] * int(dis_ht.sum()) + ["diabetes"] * int(dis_dm.sum()), dtype=object)
+        disease = np.array(
+            ["hypertension"] * int(dis_ht.sum()) + ["diabetes"] * int(dis_dm.sum()), dtype=object
+        )
         k = len(rows_p)
         if k == 0:
             return {}, np.zeros(0, np.int64)
         who = self.fu_idx[rows_p]
         f2f = rng.random(k) < self.fu_f2f[rows_p]
-        mode = np.where(f2f, np.where(rng.random(k) < 0.8, "clinic", "home"),
-                        np.where(rng.random(k) < 0.7, "phone", "online")).astype(object)
+        mode = np.where(
+            f2f,
+            np.where(rng.random(k) < 0.8, "clinic", "home"),
+            np.where(rng.random(k) < 0.7, "phone", "online"),
+        ).astype(object)
         ctrl = rng.random(k) < np.where(self.fu_ctrl[rows_p], 0.88, 0.22)
         elderly = age_at(r.birth[who], _d64(day)) >= 65
         sbp_lim = np.where(elderly, 149, 139)
-        sbp = np.where(ctrl, np.minimum(rng.normal(128, 8, k), sbp_lim), np.maximum(rng.normal(154, 12, k), sbp_lim + 1))
+        sbp = np.where(
+            ctrl,
+            np.minimum(rng.normal(128, 8, k), sbp_lim),
+            np.maximum(rng.normal(154, 12, k), sbp_lim + 1),
+        )
         dbp = np.where(ctrl, np.minimum(rng.normal(80, 6, k), 89), rng.normal(88, 9, k))
         dbp = np.where(~ctrl & (sbp < 140), np.maximum(dbp, 90), dbp)
         sbp = np.clip(np.round(sbp), 80, 240).astype(np.int64)
         dbp = np.clip(np.round(dbp), 45, 140).astype(np.int64)
-        glu = np.where(ctrl, np.minimum(rng.normal(6.1, 0.5, k), 6.9), np.maximum(rng.normal(8.7, 1.6, k), 7.0))
+        glu = np.where(
+            ctrl, np.minimum(rng.normal(6.1, 0.5, k), 6.9), np.maximum(rng.normal(8.7, 1.6, k), 7.0)
+        )
         glu = np.clip(np.round(glu, 1), 3.0, 30.0)
         is_ht = disease == "hypertension"
         team = np.where(self.signed[who], self.c_team[who], r.team[who])
@@ -875,8 +1097,12 @@ class Simulator:
             "mode": mode,
             "sbp": np.where(is_ht | (rng.random(k) < 0.5), w.ints(sbp), "").astype(object),
             "dbp": np.where(is_ht | (rng.random(k) < 0.5), w.ints(dbp), "").astype(object),
-            "fasting_glucose": np.where(~is_ht | (rng.random(k) < 0.2), np.char.mod("%.1f", glu), "").astype(object),
-            "medication_adherence": np.array(ADHERENCE, dtype=object)[np.searchsorted([0.7, 0.92], rng.random(k), "right")],
+            "fasting_glucose": np.where(
+                ~is_ht | (rng.random(k) < 0.2), np.char.mod("%.1f", glu), ""
+            ).astype(object),
+            "medication_adherence": np.array(ADHERENCE, dtype=object)[
+                np.searchsorted([0.7, 0.92], rng.random(k), "right")
+            ],
             "referred": w.yn(rng.random(k) < 0.015),
             "_folder": self.fac_folder[r.centre[who]],
             "_res": who,
@@ -920,10 +1146,16 @@ class Simulator:
             return {}, np.zeros(0, np.int64)
         age = age_at(r.birth[who], np.datetime64(f"{day.year}-12-31"))
         elderly = age >= 65
-        ctype = np.where(elderly, "elderly_annual", np.where(rng.random(k) < 0.8, "general", "other"))
+        ctype = np.where(
+            elderly, "elderly_annual", np.where(rng.random(k) < 0.8, "general", "other")
+        )
         items = np.where(elderly & (rng.random(k) < 0.88), 8, rng.integers(3, 8, k))
-        sbp = np.clip(np.round(rng.normal(132 + 10 * r.hypertension[who], 16, k)), 85, 230).astype(np.int64)
-        dbp = np.clip(np.round(rng.normal(80 + 5 * r.hypertension[who], 10, k)), 45, 130).astype(np.int64)
+        sbp = np.clip(np.round(rng.normal(132 + 10 * r.hypertension[who], 16, k)), 85, 230).astype(
+            np.int64
+        )
+        dbp = np.clip(np.round(rng.normal(80 + 5 * r.hypertension[who], 10, k)), 45, 130).astype(
+            np.int64
+        )
         glu = np.clip(np.round(rng.normal(5.4 + 2.2 * r.diabetes[who], 1.0, k), 1), 3.0, 25.0)
         bmi = np.clip(np.round(rng.normal(23.8, 3.4, k), 1), 14.0, 45.0)
         abn = rng.poisson(np.where(elderly, 0.9, 0.4))
@@ -988,7 +1220,9 @@ class Simulator:
             "birth_date": w.dt(r.birth[idx]),
             "region_code": self.g.communities.code.to_numpy(dtype=object)[r.community[idx]],
             "registered_date": w.dt(reg),
-            "updated_date": np.where(updd >= 0, w.dt(np.maximum(updd, 0).astype("datetime64[D]")), "").astype(object),
+            "updated_date": np.where(
+                updd >= 0, w.dt(np.maximum(updd, 0).astype("datetime64[D]")), ""
+            ).astype(object),
             "hypertension": w.yn(r.hypertension[idx]),
             "diabetes": w.yn(r.diabetes[idx]),
             "tuberculosis": w.yn(r.tb[idx]),
@@ -997,7 +1231,14 @@ class Simulator:
             "pregnant": w.yn(r.pregnant[idx]),
             "low_income": w.yn(r.low_income[idx]),
         }
-        names = ("blood_type", "allergy_history", "past_history", "family_history", "occupation", "education")
+        names = (
+            "blood_type",
+            "allergy_history",
+            "past_history",
+            "family_history",
+            "occupation",
+            "education",
+        )
         for k, col in enumerate(names):
             v = self.rec_fields[k, idx]
             out[col] = np.where(v >= 0, self.rec_vals[k][np.maximum(v, 0)], "").astype(object)

@@ -137,7 +137,13 @@ MUTATORS: dict[str, dict[str, Mutator]] = {
         "type_error": _set("occupied_beds", lambda v, _: v + ".5"),
     },
 }
-DUPLICABLE = {"outpatient_visits", "prescriptions", "referrals", "chronic_followups", "health_records"}
+DUPLICABLE = {
+    "outpatient_visits",
+    "prescriptions",
+    "referrals",
+    "chronic_followups",
+    "health_records",
+}
 
 
 def key_of(dataset: str, row: Row, pos: dict[str, int]) -> str:
@@ -152,11 +158,20 @@ class BadRows:
         self.uncovered = list(ROW_REASONS)
         self.records: list[dict] = []
 
-    def inject(self, dataset: str, bd: date, folder_code: str, header: list[str],
-               rows: list[Row], eligible: np.ndarray) -> list[Row]:
+    def inject(
+        self,
+        dataset: str,
+        bd: date,
+        folder_code: str,
+        header: list[str],
+        rows: list[Row],
+        eligible: np.ndarray,
+    ) -> list[Row]:
         if self.share <= 0 or not rows:
             return rows
-        reasons = list(MUTATORS.get(dataset, {})) + (["duplicate_key"] if dataset in DUPLICABLE else [])
+        reasons = list(MUTATORS.get(dataset, {})) + (
+            ["duplicate_key"] if dataset in DUPLICABLE else []
+        )
         cand = np.flatnonzero(eligible)
         if not reasons or len(cand) == 0:
             return rows
@@ -183,7 +198,9 @@ class BadRows:
                     new = MUTATORS[dataset][reason](rows[i], pos, bd)
                     if new is None:
                         continue
-                    self.records.append(self._record(dataset, bd, folder_code, rows[i], pos, i + 2, reason))
+                    self.records.append(
+                        self._record(dataset, bd, folder_code, rows[i], pos, i + 2, reason)
+                    )
                     rows[i] = new
                 used.add(i)
                 if reason in self.uncovered:
@@ -196,8 +213,15 @@ class BadRows:
         return rows
 
     @staticmethod
-    def _record(dataset: str, bd: date, folder_code: str, row: Row, pos: dict[str, int],
-                line_no: int, reason: str) -> dict:
+    def _record(
+        dataset: str,
+        bd: date,
+        folder_code: str,
+        row: Row,
+        pos: dict[str, int],
+        line_no: int,
+        reason: str,
+    ) -> dict:
         return {
             "dataset": dataset,
             "business_date": bd.isoformat(),

@@ -16,9 +16,7 @@ def check_char(body17: str) -> str:
 
 
 def is_valid(id_no: str) -> bool:
-    return (
-        len(id_no) == 18 and id_no[:17].isdigit() and check_char(id_no[:17]) == id_no[17].upper()
-    )
+    return len(id_no) == 18 and id_no[:17].isdigit() and check_char(id_no[:17]) == id_no[17].upper()
 
 
 def make_ids(

@@ -82,9 +82,7 @@ def build_region(residents: int, rng: np.random.Generator) -> Region:
 
     reg_rows = [(CITY_CODE, CITY_NAME, "city", "", "")]
     reg_rows += [(d.code, d.name, "district", CITY_CODE, "") for d in dist.itertuples()]
-    reg_rows += [
-        (s.code, s.name, "street", dist.code[s.district], "") for s in st.itertuples()
-    ]
+    reg_rows += [(s.code, s.name, "street", dist.code[s.district], "") for s in st.itertuples()]
     reg_rows += [
         (c.code, c.name, "community", st.code[c.street], "urban" if c.urban else "rural")
         for c in cm.itertuples()
@@ -96,7 +94,9 @@ def build_region(residents: int, rng: np.random.Generator) -> Region:
         int(fac.index[(fac.region_code == s.code) & fac.is_centre][0]) for s in st.itertuples()
     ]
     station = np.full(len(cm), -1)
-    for f in fac[fac.facility_type.isin(["community_health_station", "village_clinic"])].itertuples():
+    for f in fac[
+        fac.facility_type.isin(["community_health_station", "village_clinic"])
+    ].itertuples():
         station[int(np.flatnonzero(cm.code.to_numpy() == f.region_code)[0])] = f.Index
     cm["station"] = station
     teams = _teams(fac, st, dist, rng)
@@ -135,44 +135,115 @@ def _facilities(
     for i in range(n3):
         di = urban_idx[i % len(urban_idx)]
         no = "一二三四五六"[i]
-        add("H", di, first_street[di], facility_name=f"{CITY_NAME}第{no}人民医院",
-            facility_type="general_hospital", level=3, grade="A")
-    add("H", urban_idx[0], first_street[urban_idx[0]], facility_name=f"{CITY_NAME}中医院",
-        facility_type="tcm_hospital", level=3, grade="A", kind="tcm")
-    add("H", urban_idx[-1], first_street[urban_idx[-1]], facility_name=f"{CITY_NAME}妇幼保健院",
-        facility_type="specialty_hospital", level=3, grade="A", kind="maternal")
+        add(
+            "H",
+            di,
+            first_street[di],
+            facility_name=f"{CITY_NAME}第{no}人民医院",
+            facility_type="general_hospital",
+            level=3,
+            grade="A",
+        )
+    add(
+        "H",
+        urban_idx[0],
+        first_street[urban_idx[0]],
+        facility_name=f"{CITY_NAME}中医院",
+        facility_type="tcm_hospital",
+        level=3,
+        grade="A",
+        kind="tcm",
+    )
+    add(
+        "H",
+        urban_idx[-1],
+        first_street[urban_idx[-1]],
+        facility_name=f"{CITY_NAME}妇幼保健院",
+        facility_type="specialty_hospital",
+        level=3,
+        grade="A",
+        kind="maternal",
+    )
     for di, d in dist.iterrows():
-        add("H", di, first_street[di], facility_name=f"{d['name']}人民医院",
-            facility_type="general_hospital", level=2, grade="A" if not d.urban or di % 2 else "B")
-        add("H", di, first_street[di], facility_name=f"{d['name']}中医院",
-            facility_type="tcm_hospital", level=2, grade="B", kind="tcm")
+        add(
+            "H",
+            di,
+            first_street[di],
+            facility_name=f"{d['name']}人民医院",
+            facility_type="general_hospital",
+            level=2,
+            grade="A" if not d.urban or di % 2 else "B",
+        )
+        add(
+            "H",
+            di,
+            first_street[di],
+            facility_name=f"{d['name']}中医院",
+            facility_type="tcm_hospital",
+            level=2,
+            grade="B",
+            kind="tcm",
+        )
         if not d.urban and di == dist.index[~dist.urban][0]:
-            add("H", di, first_street[di], facility_name=f"{CITY_NAME}精神卫生中心",
-                facility_type="specialty_hospital", level=2, grade="A", kind="psychiatric")
+            add(
+                "H",
+                di,
+                first_street[di],
+                facility_name=f"{CITY_NAME}精神卫生中心",
+                facility_type="specialty_hospital",
+                level=2,
+                grade="A",
+                kind="psychiatric",
+            )
         sts = st[st.district == di]
         for k in range(1 + round(d["pop"] / 150_000)):
             s = sts.iloc[(k + 1) % len(sts)]
-            add("H", di, s.code, facility_name=f"{s['name'][:2]}医院",
-                facility_type="general_hospital", level=1, grade="B" if k % 2 else "")
+            add(
+                "H",
+                di,
+                s.code,
+                facility_name=f"{s['name'][:2]}医院",
+                facility_type="general_hospital",
+                level=1,
+                grade="B" if k % 2 else "",
+            )
         for k in range(1 + round(d["pop"] / 200_000)):
             s = sts.iloc[k % len(sts)]
-            add("H", di, s.code, facility_name=f"{CITY_NAME}{s['name'][:2]}仁和医院"
-                if k == 0 else f"{s['name'][:2]}康复医院", facility_type="general_hospital", level=0)
+            add(
+                "H",
+                di,
+                s.code,
+                facility_name=f"{CITY_NAME}{s['name'][:2]}仁和医院"
+                if k == 0
+                else f"{s['name'][:2]}康复医院",
+                facility_type="general_hospital",
+                level=0,
+            )
     # one centre per street; stations/village clinics in about half/three quarters of communities
     for si, s in st.iterrows():
         urban = bool(s.urban)
         centre = add(
-            "C", s.district, s.code,
-            facility_name=s["name"].removesuffix("街道") + ("社区卫生服务中心" if urban else "卫生院"),
+            "C",
+            s.district,
+            s.code,
+            facility_name=s["name"].removesuffix("街道")
+            + ("社区卫生服务中心" if urban else "卫生院"),
             facility_type="community_health_centre" if urban else "township_health_centre",
-            level=0, kind="centre",
+            level=0,
+            kind="centre",
         )
         for c in cm[cm.street == si].itertuples():
             if rng.random() < (0.5 if urban else 0.75) or c.Index == cm.index[cm.street == si][-1]:
-                add("S" if urban else "V", s.district, c.code,
+                add(
+                    "S" if urban else "V",
+                    s.district,
+                    c.code,
                     facility_name=c.name + ("社区卫生服务站" if urban else "卫生室"),
                     facility_type="community_health_station" if urban else "village_clinic",
-                    level=0, kind="station", parent_facility_code=centre["facility_code"])
+                    level=0,
+                    kind="station",
+                    parent_facility_code=centre["facility_code"],
+                )
     fac = pd.DataFrame(rows)
     fac["rank"] = [rank_of(t, lv) for t, lv in zip(fac.facility_type, fac.level, strict=True)]
     fac["is_centre"] = fac.facility_type.isin(contract.CENTRE_TYPES)
@@ -203,12 +274,18 @@ def _facilities(
         core = core3[k % len(core3)]
         code = f"YLT{core3.index(core) + 1:02d}"
         fac.loc[core, "alliance_code"] = code
-        m = (fac.district == di) & (fac.level.isin([1, 2]) | fac.is_grassroots) & (
-            fac.facility_type != "specialty_hospital")
+        m = (
+            (fac.district == di)
+            & (fac.level.isin([1, 2]) | fac.is_grassroots)
+            & (fac.facility_type != "specialty_hospital")
+        )
         fac.loc[m, "alliance_code"] = code
     for k, di in enumerate(dist.index[~dist.urban]):
-        m = (fac.district == di) & (fac.level.isin([1, 2]) | fac.is_grassroots) & (
-            fac.facility_type != "specialty_hospital")
+        m = (
+            (fac.district == di)
+            & (fac.level.isin([1, 2]) | fac.is_grassroots)
+            & (fac.facility_type != "specialty_hospital")
+        )
         fac.loc[m, "alliance_code"] = f"YGT{k + 1:02d}"
     return fac
 
@@ -216,7 +293,7 @@ def _facilities(
 def _teams(
     fac: pd.DataFrame, st: pd.DataFrame, dist: pd.DataFrame, rng: np.random.Generator
 ) -> pd.DataFrame:
-    """"3+X" teams; about one GP per 2 000 residents served by the centre."""
+    """ "3+X" teams; about one GP per 2 000 residents served by the centre."""
     rows = []
     for s in st.itertuples():
         fi = s.centre

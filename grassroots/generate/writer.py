@@ -29,7 +29,9 @@ def money(fen: np.ndarray) -> np.ndarray:
     """Integer fen -> 'yuan.ff' strings (exact: fen are integers, so sums are exact)."""
     fen = np.asarray(fen, dtype=np.int64)
     a = np.abs(fen)
-    s = np.char.add(np.char.add((a // 100).astype("U"), "."), np.char.zfill((a % 100).astype("U"), 2))
+    s = np.char.add(
+        np.char.add((a // 100).astype("U"), "."), np.char.zfill((a % 100).astype("U"), 2)
+    )
     return np.where(fen < 0, np.char.add("-", s), s).astype(object)
 
 
@@ -50,9 +52,9 @@ def ints(x: np.ndarray) -> np.ndarray:
 
 
 def prefixed(prefix: str, n: np.ndarray, width: int = 10) -> np.ndarray:
-    return np.char.add(prefix, np.char.zfill(np.asarray(n, dtype=np.int64).astype("U"), width)).astype(
-        object
-    )
+    return np.char.add(
+        prefix, np.char.zfill(np.asarray(n, dtype=np.int64).astype("U"), width)
+    ).astype(object)
 
 
 def take(arr: np.ndarray, idx: np.ndarray, empty_when: np.ndarray | None = None) -> np.ndarray:
@@ -66,8 +68,18 @@ def concat(batches: list[Batch]) -> Batch | None:
     batches = [b for b in batches if b and len(b["_folder"])]
     if not batches:
         return None
-    keys = batches[0].keys()
-    return {k: np.concatenate([b[k] for b in batches]) for k in keys}
+    keys = list(batches[0])
+    keys += [k for b in batches[1:] for k in b if k not in keys]
+    out = {}
+    for k in keys:
+        # an internal flag (e.g. _late) missing from some batches is 0 there
+        proto = next(b[k] for b in batches if k in b)
+        if not k.startswith("_") and any(k not in b for b in batches):
+            raise KeyError(k)
+        out[k] = np.concatenate(
+            [b[k] if k in b else np.zeros(len(b["_folder"]), proto.dtype) for b in batches]
+        )
+    return out
 
 
 def subset(b: Batch, mask_or_idx: np.ndarray) -> Batch:
@@ -106,7 +118,12 @@ def write_folder(
         name = f"{dataset}.csv"
         (folder / name).write_bytes(data)
         entries.append(
-            {"dataset": dataset, "file": name, "rows": rows, "sha256": hashlib.sha256(data).hexdigest()}
+            {
+                "dataset": dataset,
+                "file": name,
+                "rows": rows,
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
         )
     manifest = {
         "standard_version": contract.STANDARD_VERSION,

@@ -1,5 +1,5 @@
 -- Contracts in force on each month-end (as_of_date): status counted (var
--- signing_counted_statuses, default active + expired) and start_date <= as_of_date <= end_date.
+-- signing_counted_statuses, default: active only, as the spec says) and start_date <= as_of_date <= end_date.
 -- Why `expired` counts: an expired contract ran its full term, and the month-end snapshots are
 -- recomputed from the current contract state on every build -- counting only `active` would
 -- erase all past coverage as soon as last year's contracts expire.  `terminated` never counts:
