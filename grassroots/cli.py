@@ -91,17 +91,58 @@ def test(ctx: typer.Context) -> None:
     import os
     import subprocess
 
-    from grassroots.system import ensure_chromium
+    from grassroots.superset import ensure_env
+    from grassroots.superset.browser import ensure_chromium
 
-    console.print(f"chromium: {ensure_chromium()}")
-    try:
-        from grassroots.superset import ensure_env
-    except ImportError:
-        pass
-    else:
-        console.print(f"superset environment: {ensure_env()}")
+    ensure_chromium()  # Debian's chromium, chromedriver and a CJK font, for the browser tests
+    console.print(f"superset environment: {ensure_env()}")
     args = [sys.executable, "-m", "pytest", *ctx.args]
     raise typer.Exit(subprocess.call(args, cwd=REPO, env=dict(os.environ)))
+
+
+@app.command()
+def demo(
+    residents: Annotated[int, typer.Option(help="Residents of the demo region.")] = 20_000,
+    start: Annotated[str, typer.Option(help="First business date.")] = "2024-01-01",
+    end: Annotated[str, typer.Option(help="Last business date.")] = "2025-03-31",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    port: Annotated[int, typer.Option(help="Superset port on 127.0.0.1.")] = 8088,
+    regenerate: Annotated[bool, typer.Option(help="Write the region again.")] = False,
+    dashboards: Annotated[bool, typer.Option(help="Set up and start Superset.")] = True,
+) -> None:
+    """The main job on a demo region: generate, load, build, validate, publish, dashboards."""
+    import shutil
+
+    from grassroots.build import docs_generate
+    from grassroots.generate import generate as gen
+    from grassroots.pipeline import run_pipeline
+
+    home = _home()
+    landing, warehouse = home / "landing", home / "warehouse.duckdb"
+    serving = home / "serving.duckdb"
+    if regenerate or not (landing / "extracts").is_dir():
+        console.rule("1. synthetic region")
+        console.print(str(gen(landing, residents=residents, start=_date(start), end=_date(end),
+                              seed=seed, progress=True)))
+    console.rule("2. pipeline: ingest → dbt build → validations → serving copy")
+    key, source = load_hmac_key(warehouse)
+    console.print(f"HMAC key for id numbers: {source}")
+    run_pipeline(landing, warehouse, key=key, serving=serving, progress=True, log=console.print)
+    target = docs_generate(warehouse)
+    docs = home / "dbt-docs"
+    shutil.rmtree(docs, ignore_errors=True)
+    docs.mkdir(parents=True)
+    for name in ("index.html", "catalog.json", "manifest.json"):
+        shutil.copy(target / name, docs / name)
+    console.print(f"dbt docs: {docs / 'index.html'}")
+    if dashboards:
+        console.rule("3. dashboards")
+        from grassroots.superset import setup
+
+        info = setup(home / "superset", serving, port=port)
+        console.print(info.summary())
+    console.rule("done")
+    console.print(f"warehouse: {warehouse}\nserving copy: {serving}\nlanding zone: {landing}")
 
 
 def main() -> None:  # pragma: no cover

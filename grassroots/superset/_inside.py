@@ -46,7 +46,8 @@ def _perm(sm, permission: str, view: str):
 
 
 def do_security(cfg_path: str) -> None:
-    from superset import db, security_manager as sm
+    from superset import db
+    from superset import security_manager as sm
     from superset.connectors.sqla.models import RowLevelSecurityFilter, SqlaTable
     from superset.models.dashboard import Dashboard
 

@@ -95,7 +95,7 @@ def target(code: str):
     return (f"target_{code}", f"MAX(target_{code})", f"目标：{zh(code)}", ".1%")
 
 
-D, V, I, F = "DATE", "VARCHAR", "BIGINT", "DOUBLE"
+D, V, I, F = "DATE", "VARCHAR", "BIGINT", "DOUBLE"  # noqa: E741
 GEO = [("district_code", V, "区县编码"), ("district_name", V, "区县")]
 FAC = [("facility_code", V, "机构编码"), ("facility_name", V, "医疗机构"), ("level_name", V, "机构级别")]
 
@@ -269,7 +269,8 @@ left join dims.dim_district d on d.district_code = c.district_code""",
     ),
     Dataset(
         "outpatient_disease",
-        f"""select o.month, {LEVEL_NAME.format(c='o.level_group')} as level_name, o.icd10_category,
+        f"""select o.month, case o.facility_level when 3 then '三级' when 2 then '二级' when 1 then '一级'
+    else '未定级' end as level_name, o.icd10_category,
   o.icd10_category || ' ' || coalesce(o.title_en, '') as disease_name, o.chapter_title_zh,
   o.visits, o.patients
 from marts.mart_outpatient_disease o""",
@@ -457,9 +458,9 @@ class Chart:
         return uid("chart", self.key)
 
 
-def _axis(col: str) -> dict[str, Any]:
+def _axis(col: str, grain: str = "P1M") -> dict[str, Any]:
     return {"columnType": "BASE_AXIS", "expressionType": "SQL", "label": col, "sqlExpression": col,
-            "timeGrain": "P1M"}
+            "timeGrain": grain}
 
 
 def _time_filter(col: str = "month") -> dict[str, Any]:
@@ -477,21 +478,22 @@ def _base(viz: str, extra_filters: list[dict] | None = None, time_col: str = "mo
             "extra_form_data": {}, "dashboards": []}
 
 
-def big(key, title, ds, metric, fmt=".1%", filters=None, x="month", width=3):
+def big(key, title, ds, metric, fmt=".1%", filters=None, x="month", width=3, grain="P1M"):
     p = _base("big_number", filters, x) | {
-        "metric": metric, "x_axis": x, "time_grain_sqla": "P1M", "y_axis_format": fmt,
+        "metric": metric, "x_axis": x, "time_grain_sqla": grain, "y_axis_format": fmt,
         "show_trend_line": True, "start_y_axis_at_zero": True, "compare_lag": None,
         "compare_suffix": "", "header_font_size": 0.4, "subheader_font_size": 0.15,
         "rolling_type": "None", "time_format": "%Y-%m",
     }
-    return Chart(key, title, "big_number", ds, p, [_axis(x)], [metric], width=width, height=30)
+    return Chart(key, title, "big_number", ds, p, [_axis(x, grain)], [metric], width=width, height=30)
 
 
-def line(key, title, ds, metrics, fmt=".1%", groupby=None, filters=None, x="month", width=6, bar=False):
+def line(key, title, ds, metrics, fmt=".1%", groupby=None, filters=None, x="month", width=6, bar=False,
+         grain="P1M"):
     viz = "echarts_timeseries_bar" if bar else "echarts_timeseries_line"
     p = _base(viz, filters, x) | {
-        "x_axis": x, "time_grain_sqla": "P1M", "metrics": metrics, "groupby": groupby or [],
-        "y_axis_format": fmt, "x_axis_time_format": "%Y-%m", "show_legend": True,
+        "x_axis": x, "time_grain_sqla": grain, "metrics": metrics, "groupby": groupby or [],
+        "y_axis_format": fmt, "x_axis_time_format": "%Y-%m" if grain == "P1M" else "%Y-%m-%d", "show_legend": True,
         "legendOrientation": "top", "legendType": "scroll", "rich_tooltip": True, "row_limit": 10000,
         "truncate_metric": True, "show_empty_columns": True, "markerEnabled": True, "markerSize": 4,
         "zoomable": False, "seriesType": "line", "order_desc": True, "comparison_type": "values",
@@ -499,7 +501,7 @@ def line(key, title, ds, metrics, fmt=".1%", groupby=None, filters=None, x="mont
     }
     if bar:
         p |= {"orientation": "vertical", "stack": "Stack" if groupby else None}
-    return Chart(key, title, viz, ds, p, [_axis(x), *(groupby or [])], metrics, width=width)
+    return Chart(key, title, viz, ds, p, [_axis(x, grain), *(groupby or [])], metrics, width=width)
 
 
 def bar(key, title, ds, x, metrics, fmt=".1%", groupby=None, filters=None, horizontal=False,
@@ -723,7 +725,7 @@ DASHBOARDS: list[Dashboard] = [
                   ["avg_length_of_stay", "target_avg_length_of_stay"], fmt=".1f")],
             [line("ho_ref_flow", "转诊：转入与转出", "referrals", ["up_out", "down_out", "up_in", "down_in"],
                   fmt=",d", bar=True),
-             bar("ho_fac_bur", "各医院病床使用率与下转占比", "beds", "facility_name",
+             bar("ho_fac_bur", "各医院病床使用率排名", "beds", "facility_name",
                  ["bed_utilization_rate"], horizontal=True)],
             [table("ho_fac_table", "医院明细：床位与住院", "beds", ["district_name", "facility_name", "level_name"],
                    ["bed_utilization_rate", "avg_length_of_stay", "bed_turnover", "discharges"], width=6),
@@ -738,20 +740,21 @@ DASHBOARDS: list[Dashboard] = [
         "机构数据上报完整率与及时率（DHIS2 口径）、隔离原因分布与趋势。",
         [
             [big("dq_comp", zh("delivery_completeness_rate"), "delivery_quality", "delivery_completeness_rate",
-                 x="business_date", width=4),
+                 x="business_date", width=4, grain="P1D"),
              big("dq_time", zh("delivery_timeliness_rate"), "delivery_quality", "delivery_timeliness_rate",
-                 x="business_date", width=4),
+                 x="business_date", width=4, grain="P1D"),
              big("dq_quar", zh("delivery_quarantine_rate"), "delivery_quality", "delivery_quarantine_rate",
-                 fmt=".2%", x="business_date", width=4)],
-            [line("dq_trend", "上报完整率与及时率（按月，对比目标）", "delivery_quality",
+                 fmt=".2%", x="business_date", width=4, grain="P1D")],
+            [line("dq_trend", "上报完整率与及时率（按日，对比目标）", "delivery_quality",
                   ["delivery_completeness_rate", "delivery_timeliness_rate",
-                   "target_delivery_completeness_rate", "target_delivery_timeliness_rate"], width=12)],
+                   "target_delivery_completeness_rate", "target_delivery_timeliness_rate"], width=12,
+                  x="business_date", grain="P1D")],
             [heat("dq_heat", "区县 × 月份：上报完整率", "delivery_quality", "month", "district_name",
                   "delivery_completeness_rate", width=6),
              bar("dq_reasons", "隔离原因排名（行数）", "quarantine_reasons", "reason_name", ["quarantined_rows"],
                  fmt=",d", horizontal=True, width=6)],
-            [line("dq_quar_trend", "隔离行数趋势（按原因）", "quarantine_reasons", ["quarantined_rows"], fmt=",d",
-                  groupby=["reason_name"], width=12, bar=True)],
+            [line("dq_quar_trend", "隔离行数趋势（按周、按原因）", "quarantine_reasons", ["quarantined_rows"],
+                  fmt=",d", groupby=["reason_name"], width=12, bar=True, x="business_date", grain="P1W")],
         ],
         ["district", "facility", "month"],
     ),
@@ -894,7 +897,7 @@ def _dashboard_yaml(dash: Dashboard) -> dict[str, Any]:
                 mid = f"MARKDOWN-{dash.key}"
                 position[rid]["children"].append(mid)
                 position[mid] = {"children": [], "id": mid, "parents": ["ROOT_ID", "GRID_ID", rid],
-                                 "type": "MARKDOWN", "meta": {"width": 12, "height": 14,
+                                 "type": "MARKDOWN", "meta": {"width": 12, "height": 20,
                                  "code": f"### {dash.title}\n\n{dash.intro}"}}
                 continue
             cid = f"CHART-{c.key}"

@@ -135,6 +135,24 @@ def _value(rng: random.Random, col: str, dtype: str):
     return f"{col}_x"
 
 
+def _plausible_ratios(con, cat: list[dict], contracts: dict) -> None:
+    """Make every catalogue ratio numerator <= its denominator (30-95 %), two passes."""
+    for _ in range(2):
+        for r in cat:
+            cols = dict(contracts.get(r["mart"], []))
+            num, den = r["numerator"], r["denominator"]
+            if r["unit"] != "ratio" or num not in cols or den not in cols:
+                continue
+            # the same pair in the roll-up marts of the same family
+            for model, mcols in contracts.items():
+                names = dict(mcols)
+                if model.startswith(r["mart"]) and num in names and den in names:
+                    con.execute(
+                        f'update marts.{model} set "{num}" = cast(floor("{den}" * (0.3 + random() * 0.65))'
+                        f' as {names[num]})'
+                    )
+
+
 def build_sample_warehouse(path: Path, *, seed: int = 7) -> Path:
     """Write a small DuckDB warehouse with schemas marts, reference, intermediate, staging."""
     path = Path(path)
@@ -160,6 +178,7 @@ def build_sample_warehouse(path: Path, *, seed: int = 7) -> Path:
             )
         with CATALOGUE_CSV.open(encoding="utf-8") as f:
             cat = list(csv.DictReader(f))
+        _plausible_ratios(con, cat, mart_contracts())
         con.execute(
             "create table reference.metric_catalogue (code varchar, mart varchar, column_name varchar,"
             " name_zh varchar, name_en varchar, numerator varchar, denominator varchar, unit varchar,"

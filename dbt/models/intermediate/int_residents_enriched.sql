@@ -8,24 +8,8 @@ with records as (
     select * from {{ ref('int_health_records_current') }}
 ),
 
-diagnoses as (
-    select resident_id, {{ icd10_category('diagnosis_code') }} as category,
-           {{ to_date('visit_time') }} as dx_date
-    from {{ ref('int_outpatient_visits_current') }}
-    union all
-    select resident_id, {{ icd10_category('diagnosis_code') }} as category,
-           {{ to_date('admit_time') }} as dx_date
-    from {{ ref('int_inpatient_discharges_current') }}
-),
-
 first_dx as (
-    select
-        resident_id,
-        min(case when category between 'I10' and 'I13' then dx_date end)
-            as first_hypertension_dx_date,
-        min(case when category in ('E11', 'E14') then dx_date end) as first_diabetes_dx_date
-    from diagnoses
-    group by resident_id
+    select * from {{ ref('int_chronic_diagnoses_first') }}
 )
 
 select

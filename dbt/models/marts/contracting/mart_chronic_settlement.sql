@@ -1,6 +1,6 @@
 -- 慢病签约医保结算 (local capitation rule, all parameters from seed settlement_rules):
 -- year x centre x disease.  Patients: residents who are patients of the disease by year end
--- (record flag or diagnosis) and had a counted contract (active/expired) overlapping the year
+-- (record flag or diagnosis; no record needed) and had a counted contract (status active) overlapping the year
 -- with the centre; a resident with contracts at several centres in a year is paid to the centre
 -- of the contract that started last.  Volume = sum of days_supply of the patient's prescription
 -- lines in the year (visit date) at the centre or its stations/village clinics, for drugs whose
@@ -37,11 +37,15 @@ patients as (
     from contracts as c
     inner join years as y on y.year = c.year
     inner join rules as r on c.year between r.valid_from and r.valid_to
-    inner join {{ ref('int_residents_enriched') }} as res on res.resident_id = c.resident_id
+    -- a patient needs no health record: the record flag or a diagnosis by year end
+    left join {{ ref('int_health_records_current') }} as hr on hr.resident_id = c.resident_id
+    left join {{ ref('int_chronic_diagnoses_first') }} as dx on dx.resident_id = c.resident_id
     where c.pick = 1
       and (
-          (r.disease = 'hypertension' and {{ is_hypertension('res', 'y.year_end') }})
-          or (r.disease = 'diabetes' and {{ is_diabetes('res', 'y.year_end') }})
+          (r.disease = 'hypertension' and (coalesce(hr.hypertension, false)
+              or coalesce(dx.first_hypertension_dx_date <= y.year_end, false)))
+          or (r.disease = 'diabetes' and (coalesce(hr.diabetes, false)
+              or coalesce(dx.first_diabetes_dx_date <= y.year_end, false)))
       )
 ),
 

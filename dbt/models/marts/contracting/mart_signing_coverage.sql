@@ -30,7 +30,9 @@ population as (
 ),
 
 resident_status as (
-    -- every registered resident at every month-end, with age, groups and their counted contract
+    -- every resident with a health record (placed by its community of residence, the current
+    -- record's) at every month-end, with age, groups and their counted contract.  Not limited to
+    -- records registered by then: a contract signed before the record was keyed still counts.
     select
         p.as_of_date,
         p.year,
@@ -41,7 +43,7 @@ resident_status as (
         {{ is_hypertension('r', 'p.as_of_date') }} as is_hypertension,
         {{ is_diabetes('r', 'p.as_of_date') }} as is_diabetes
     from performance_period as p
-    inner join residents as r on r.registered_date <= p.as_of_date
+    cross join residents as r
 ),
 
 contracts as (

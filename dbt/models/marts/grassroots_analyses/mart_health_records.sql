@@ -1,7 +1,8 @@
 -- 健康档案建立完整率 / 使用率: month-end (as_of_date) x community of residence.
 -- records: residents whose (current) record was registered on or before the date, one per
 -- resident; complete: the six completeness fields non-empty; active: any outpatient visit,
--- inpatient stay, chronic follow-up, checkup, signing or record update in the 365 days up to the
+-- chronic follow-up, checkup, signing or record update (the spec's list; inpatient stays are not
+-- in it) in the 365 days up to the
 -- date ((as_of - 364 days) .. as_of).  Denominator population: population.csv of the year.
 with performance_period as (
     select as_of_date, year from {{ ref('int_calendar_months') }}
@@ -31,8 +32,6 @@ records as (
 events as (
     select resident_id, {{ to_date('visit_time') }} as event_date
     from {{ ref('int_outpatient_visits_current') }}
-    union
-    select resident_id, {{ to_date('discharge_time') }} from {{ ref('int_inpatient_discharges_current') }}
     union
     select resident_id, followup_date from {{ ref('int_chronic_followups_current') }}
     union

@@ -1,6 +1,7 @@
--- 门诊疾病分析: month x facility level group (grassroots, level_1..3, unrated) x ICD-10 3-character
--- category of the visit's diagnosis.  share_of_visits = visits / all visits of the month and level
--- group; rank = dense rank by visits within the month and level group (1 = most visits).
+-- 门诊疾病分析: month x facility level (facilities.level: 3, 2, 1, 0 = unrated) x ICD-10
+-- 3-character category of the visit's diagnosis.  share_of_visits = visits / all visits of the
+-- month and level; rank = standard competition rank (1, 2, 2, 4) by visits within the month and
+-- level (1 = most visits).
 {{
     config(
         materialized='incremental',
@@ -11,7 +12,7 @@
 }}
 
 with visits as (
-    select v.*, {{ icd10_category('v.diagnosis_code') }} as icd10_category, f.level_group
+    select v.*, {{ icd10_category('v.diagnosis_code') }} as icd10_category, f.facility_level
     from {{ ref('int_outpatient_visits_current') }} as v
     left join {{ ref('int_facilities_classified') }} as f on f.facility_code = v.facility_code
     where {{ month_needs_rebuild('v.month', ['outpatient_visits']) }}
@@ -20,23 +21,23 @@ with visits as (
 by_category as (
     select
         month,
-        coalesce(level_group, 'unknown') as level_group,
+        facility_level,
         icd10_category,
         count(*) as visits,
         count(distinct resident_id) as patients
     from visits
-    group by month, coalesce(level_group, 'unknown'), icd10_category
+    group by month, facility_level, icd10_category
 ),
 
 totals as (
-    select month, level_group, sum(visits) as level_visits
+    select month, facility_level, sum(visits) as level_visits
     from by_category
-    group by month, level_group
+    group by month, facility_level
 )
 
 select
     b.month,
-    b.level_group,
+    b.facility_level,
     b.icd10_category,
     i.title_en,
     i.chapter,
@@ -47,8 +48,8 @@ select
     b.patients,
     cast(t.level_visits as {{ dbt.type_bigint() }}) as level_visits,
     {{ safe_divide('b.visits', 't.level_visits') }} as share_of_visits,
-    cast(dense_rank() over (partition by b.month, b.level_group order by b.visits desc) as {{ dbt.type_bigint() }}) as rank,
+    cast(rank() over (partition by b.month, b.facility_level order by b.visits desc) as {{ dbt.type_bigint() }}) as rank,
     {{ current_batch_id() }} as _processed_batch_id
 from by_category as b
-inner join totals as t on t.month = b.month and t.level_group = b.level_group
+inner join totals as t on t.month = b.month and t.facility_level is not distinct from b.facility_level
 left join {{ ref('icd10_categories') }} as i on i.category = b.icd10_category

@@ -1,0 +1,19 @@
+-- First outpatient/inpatient diagnosis date of hypertension (I10-I13) and diabetes (E11, and E14
+-- "unspecified", counted as diabetes) per resident -- every resident, with or without a health
+-- record.  An inpatient diagnosis is dated by the discharge (the event date of a discharge).
+with diagnoses as (
+    select resident_id, {{ icd10_category('diagnosis_code') }} as category,
+           {{ to_date('visit_time') }} as dx_date
+    from {{ ref('int_outpatient_visits_current') }}
+    union all
+    select resident_id, {{ icd10_category('diagnosis_code') }} as category,
+           {{ to_date('discharge_time') }} as dx_date
+    from {{ ref('int_inpatient_discharges_current') }}
+)
+
+select
+    resident_id,
+    min(case when category between 'I10' and 'I13' then dx_date end) as first_hypertension_dx_date,
+    min(case when category in ('E11', 'E14') then dx_date end) as first_diabetes_dx_date
+from diagnoses
+group by resident_id

@@ -1,0 +1,355 @@
+"""Run the suites with Great Expectations 1.x on pandas DataFrames read from the warehouse.
+
+GX's SQL datasource does not work on DuckDB (shared/notes/stack.md), so every table is read with
+``duckdb.connect(path, read_only=True)`` into a DataFrame and validated through a pandas
+datasource: one dataframe asset, whole-dataframe batch definition, validation definition and
+checkpoint (with an ``UpdateDataDocsAction``) per suite.  The GX project is a file context
+(``GRASSROOTS_GX_DIR``, default ``<GRASSROOTS_HOME>/gx``) whose suites are refreshed from
+``expectations/suites/*.json`` on every run; Data Docs go to ``GRASSROOTS_DATA_DOCS`` (default
+``<GRASSROOTS_HOME>/data_docs``).  Great Expectations is imported lazily (≈10 s) and quietly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from grassroots.quality import checks
+from grassroots.quality.result import Failure, Outlier, QualityResult
+
+log = logging.getLogger(__name__)
+
+SITE = "grassroots"
+DATASOURCE = "grassroots_frames"
+
+
+def home_dir() -> Path:
+    return Path(os.environ.get("GRASSROOTS_HOME") or checks.REPO / "var")
+
+
+def gx_dir() -> Path:
+    return Path(os.environ.get("GRASSROOTS_GX_DIR") or home_dir() / "gx")
+
+
+def data_docs_dir() -> Path:
+    return Path(os.environ.get("GRASSROOTS_DATA_DOCS") or home_dir() / "data_docs")
+
+
+def _import_gx():
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    for name in ("great_expectations", "great_expectations._docs_decorators"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import great_expectations as gx
+    return gx
+
+
+class Runner:
+    """A GX file context with the project's suites, validating DataFrames suite by suite."""
+
+    def __init__(self, root: Path | None = None, docs: Path | None = None,
+                 suites: list[dict] | None = None) -> None:
+        self.gx = _import_gx()
+        from great_expectations.expectations.expectation_configuration import (
+            ExpectationConfiguration,
+        )
+
+        self._conf = ExpectationConfiguration
+        self.root = Path(root or gx_dir())
+        self.docs = Path(docs or data_docs_dir())
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.docs.mkdir(parents=True, exist_ok=True)
+        self.ctx = self.gx.get_context(mode="file", project_root_dir=str(self.root))
+        try:
+            self.ctx.variables.progress_bars = {"globally": False}
+            self.ctx.variables.save()
+        except Exception:  # noqa: BLE001 — cosmetic only
+            pass
+        sites = self.ctx.get_config().data_docs_sites or {}
+        wanted = {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                              "base_directory": str(self.docs)},
+            # the index lists the latest results only: a year of daily runs stays fast
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder",
+                                   "validation_results_limit": 500},
+        }
+        if SITE not in sites:
+            self.ctx.add_data_docs_site(SITE, wanted)
+        elif sites[SITE] != wanted and dict(sites[SITE]).get("store_backend", {}).get(
+                "base_directory") != str(self.docs):
+            self.ctx.update_data_docs_site(SITE, wanted)
+        try:
+            self.source = self.ctx.data_sources.get(DATASOURCE)
+        except Exception:  # noqa: BLE001
+            self.source = self.ctx.data_sources.add_pandas(DATASOURCE)
+        self.suite_defs = {s["name"]: s for s in (suites if suites is not None
+                                                   else checks.load_suites())}
+        self._checkpoints: dict[str, object] = {}
+
+    def _checkpoint(self, name: str):
+        if name in self._checkpoints:
+            return self._checkpoints[name]
+        gx = self.gx
+        spec = self.suite_defs[name]
+        suite = gx.ExpectationSuite(name=name, meta=spec.get("meta", {}))
+        for e in spec["expectations"]:
+            # add_expectation (not add_expectation_configuration, which upserts by domain and
+            # would merge two range checks of one column)
+            suite.add_expectation(self._conf(type=e["type"], kwargs=dict(e["kwargs"]),
+                                             meta=dict(e["meta"])).to_domain_obj())
+        suite = self.ctx.suites.add_or_update(suite)
+        asset_name = name
+        try:
+            asset = self.source.get_asset(asset_name)
+        except LookupError:
+            asset = self.source.add_dataframe_asset(asset_name)
+        try:
+            batch_def = asset.get_batch_definition("whole")
+        except (KeyError, LookupError, ValueError):
+            batch_def = asset.add_batch_definition_whole_dataframe("whole")
+        vd = self.ctx.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=f"vd.{name}", data=batch_def, suite=suite))
+        cp = self.ctx.checkpoints.add_or_update(gx.Checkpoint(
+            name=f"cp.{name}",
+            validation_definitions=[vd],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs",
+                                                        site_names=[SITE])],
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10},
+        ))
+        self._checkpoints[name] = cp
+        return cp
+
+    def validate(self, name: str, df: pd.DataFrame) -> tuple[int, list[Failure]]:
+        """Run suite ``name`` on ``df``; returns (expectations evaluated, failures incl. warnings)."""
+        spec = self.suite_defs[name]
+        by_id = {checks.check_id(spec, e): e for e in spec["expectations"]}
+        cp = self._checkpoint(name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = cp.run(batch_parameters={"dataframe": _for_gx(df)})
+        out: list[Failure] = []
+        n = 0
+        for vr in res.run_results.values():
+            for r in vr.results:
+                n += 1
+                error = _error_message(r.exception_info)
+                if r.success and error is None:
+                    continue
+                cfg = r.expectation_config
+                e = {"type": cfg.type, "kwargs": {k: v for k, v in cfg.kwargs.items()
+                                                  if k != "batch_id"}}
+                meta = dict(cfg.meta or {})
+                cid = meta.get("check_id") or checks.check_id(spec, e)
+                meta = by_id.get(cid, {}).get("meta", meta)
+                out.append(_failure(name, cid, e, meta, r.result or {}, error))
+        return n, out
+
+    def index(self) -> Path:
+        return self.docs / "index.html"
+
+
+def _error_message(info) -> str | None:
+    """The exception message of an errored expectation (GX nests it per metric), else None."""
+    if not info:
+        return None
+    if isinstance(info, dict) and "raised_exception" in info:
+        return (info.get("exception_message") or "raised an exception") if info[
+            "raised_exception"] else None
+    msgs = []
+    for v in (info.values() if isinstance(info, dict) else []):
+        if isinstance(v, dict) and v.get("raised_exception"):
+            msgs.append(str(v.get("exception_message") or "raised an exception"))
+        elif hasattr(v, "raised_exception") and v.raised_exception:
+            msgs.append(str(getattr(v, "exception_message", "raised an exception")))
+    return "; ".join(dict.fromkeys(msgs)) or None
+
+
+def _failure(suite: str, cid: str, e: dict, meta: dict, result: dict, error: str | None) -> Failure:
+    kw = e["kwargs"]
+    target = kw.get("column") or ",".join(kw.get("column_list", []) or []) or (
+        f"{kw.get('column_A')},{kw.get('column_B')}" if "column_A" in kw else "table")
+    if error:
+        observed = f"error: {error}"
+    elif "observed_value" in result and result["observed_value"] is not None:
+        observed = str(result["observed_value"])
+    else:
+        cnt = result.get("unexpected_count")
+        pct = result.get("unexpected_percent")
+        observed = f"{cnt} unexpected" + (f" ({pct:.2f}%)" if pct is not None else "")
+    sample = [str(v) for v in (result.get("partial_unexpected_list") or [])[:5]]
+    return Failure(
+        suite=suite, check_id=cid, expectation=e["type"], target=target,
+        category=meta.get("category", "?"), subcategory=meta.get("subcategory", "?"),
+        # an errored expectation always counts as a failure, whatever its severity
+        severity="error" if error else meta.get("severity", "error"),
+        observed=observed, unexpected_count=result.get("unexpected_count"), sample=sample,
+        error=error,
+    )
+
+
+def _for_gx(df: pd.DataFrame) -> pd.DataFrame:
+    """pandas 3 ``str`` columns → ``object`` (GX's type check and regex handle those)."""
+    df = df.copy()
+    for c in df.columns:
+        if pd.api.types.is_string_dtype(df[c].dtype) and df[c].dtype != object:
+            df[c] = df[c].astype(object).where(df[c].notna(), None)
+    return df
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the warehouse
+
+
+def _connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(warehouse), read_only=True)
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {f"{s}.{t}" for s, t in con.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables").fetchall()}
+
+
+def _missing_table(suite: dict) -> Failure:
+    e = suite["expectations"][0]
+    return Failure(suite=suite["name"], check_id=checks.check_id(suite, e), expectation=e["type"],
+                   target="table", category="conformance", subcategory="value",
+                   severity="error", observed=f"table {suite['name']} does not exist")
+
+
+def _result(layer: str, runner: Runner, bd: date | None) -> QualityResult:
+    return QualityResult(layer=layer, success=True,
+                         business_date=bd.isoformat() if bd else None,
+                         data_docs=str(runner.index()))
+
+
+def _collect(res: QualityResult, suite: str, n: int, fails: list[Failure]) -> None:
+    res.suites.append(suite)
+    res.evaluated += n
+    for f in fails:
+        (res.failures if f.severity == "error" else res.warnings).append(f)
+    res.success = not res.failures
+
+
+def validate_raw(warehouse: Path, business_date: date | None = None, *,
+                 runner: Runner | None = None) -> QualityResult:
+    """Validate ``raw.*``: the daily tables' rows of ``business_date`` (all rows if None) and the
+    reference tables in full, against the suites derived from the contract."""
+    runner = runner or Runner()
+    res = _result("raw", runner, business_date)
+    with _connect(Path(warehouse)) as con:
+        tables = _tables(con)
+        for suite in checks.load_suites("raw"):
+            name = suite["name"]
+            if name not in tables:
+                _collect(res, name, 1, [_missing_table(suite)])
+                continue
+            if suite["meta"]["kind"] == "daily" and business_date is not None:
+                df = con.execute(f"SELECT * FROM {name} WHERE _business_date = ?",
+                                 [business_date]).df()
+            else:
+                df = con.execute(f"SELECT * FROM {name}").df()
+            n, fails = runner.validate(name, df)
+            _collect(res, name, n, fails)
+    return res
+
+
+def validate_marts(warehouse: Path, business_date: date | None = None, *,
+                   runner: Runner | None = None) -> QualityResult:
+    """Validate every ``marts.mart_*`` table and run the day-over-day visit-volume outlier check
+    for ``business_date`` (default: the latest visit date in the warehouse)."""
+    runner = runner or Runner()
+    res = _result("marts", runner, business_date)
+    with _connect(Path(warehouse)) as con:
+        tables = _tables(con)
+        for suite in checks.load_suites("marts"):
+            name = suite["name"]
+            if name == checks.OUTLIER_SUITE:
+                continue
+            if name not in tables:
+                _collect(res, name, 1, [_missing_table(suite)])
+                continue
+            n, fails = runner.validate(name, con.execute(f"SELECT * FROM {name}").df())
+            _collect(res, name, n, fails)
+        frame = visit_volume_zscores(con, business_date)
+    n, fails = runner.validate(checks.OUTLIER_SUITE, frame)
+    _collect(res, checks.OUTLIER_SUITE, n, fails)
+    res.outliers = outliers_from(frame)
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# Day-over-day outlier check
+
+
+def daily_visit_volume(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Visits per facility and visit date (each visit once: its latest delivered version)."""
+    if "raw.outpatient_visits" not in _tables(con):
+        return pd.DataFrame({"facility_code": [], "visit_date": [], "visits": []})
+    return con.execute("""
+        WITH latest AS (
+            SELECT facility_code, visit_id,
+                   arg_max(CAST(visit_time AS DATE), (_business_date, _delivery_version)) AS d
+            FROM raw.outpatient_visits GROUP BY facility_code, visit_id
+        )
+        SELECT facility_code, d AS visit_date, count(*) AS visits
+        FROM latest WHERE d IS NOT NULL GROUP BY ALL ORDER BY 1, 2
+    """).df()
+
+
+def zscores(volume: pd.DataFrame, target: date, *, window: int = checks.OUTLIER_WINDOW_DAYS,
+            min_history: int = checks.OUTLIER_MIN_HISTORY) -> pd.DataFrame:
+    """z-score of each facility's visits on ``target`` against its previous ``window`` days.
+
+    History = the facility's days with visits in [target - window, target - 1]; at least
+    ``min_history`` of them, else the facility is not scored.  The standard deviation is floored
+    at sqrt(mean) (Poisson noise) and 1 so that a flat history does not make any change infinite.
+    """
+    cols = ["facility_code", "visit_date", "visits", "history_days", "mean", "std", "z_score"]
+    if volume.empty:
+        return pd.DataFrame({c: [] for c in cols})
+    v = volume.copy()
+    v["visit_date"] = pd.to_datetime(v["visit_date"]).dt.date
+    rows = []
+    lo = target - timedelta(days=window)
+    for fac, g in v.groupby("facility_code"):
+        today = g[g.visit_date == target]
+        if today.empty:
+            continue
+        hist = g[(g.visit_date >= lo) & (g.visit_date < target)]["visits"].astype(float)
+        if len(hist) < min_history:
+            continue
+        mean, std = float(hist.mean()), float(hist.std(ddof=1))
+        eff = max(std, mean ** 0.5, 1.0)
+        x = int(today["visits"].iloc[0])
+        rows.append([str(fac), target.isoformat(), x, len(hist), round(mean, 3), round(std, 3),
+                     round((x - mean) / eff, 3)])
+    return pd.DataFrame(rows, columns=cols)
+
+
+def visit_volume_zscores(con: duckdb.DuckDBPyConnection,
+                         business_date: date | None = None) -> pd.DataFrame:
+    vol = daily_visit_volume(con)
+    if business_date is None:
+        if vol.empty:
+            return zscores(vol, date.today())
+        business_date = pd.to_datetime(vol["visit_date"]).max().date()
+    return zscores(vol, business_date)
+
+
+def outliers_from(frame: pd.DataFrame, z: float = checks.OUTLIER_Z) -> list[Outlier]:
+    out = []
+    for r in frame.itertuples(index=False):
+        if abs(r.z_score) > z:
+            out.append(Outlier(facility_code=r.facility_code, date=str(r.visit_date),
+                               visits=int(r.visits), mean=float(r.mean), std=float(r.std),
+                               z_score=float(r.z_score), history_days=int(r.history_days)))
+    return sorted(out, key=lambda o: -abs(o.z_score))
