@@ -9,7 +9,8 @@ All logic is in the package (``grassroots.quality.steps``, ``grassroots.ingest``
 ``grassroots.quality``, ``grassroots.alerts``, ``grassroots.publish``).  Configuration is the
 environment: GRASSROOTS_HOME / _LANDING / _WAREHOUSE / _SERVING / _GX_DIR / _DATA_DOCS, the alert
 channels GRASSROOTS_SMTP_* and GRASSROOTS_WEBHOOK_*, GRASSROOTS_CUTOFF (default 10:00, when the
-sensor stops waiting), GRASSROOTS_START_DATE and GRASSROOTS_CATCHUP.  Backfill a range with
+sensor stops waiting), GRASSROOTS_START_DATE, GRASSROOTS_CATCHUP, GRASSROOTS_TASK_RETRIES (2)
+and GRASSROOTS_RETRY_DELAY_MINUTES (5).  Backfill a range with
 ``airflow backfill create --dag-id grassroots_daily --from-date … --to-date …``.
 """
 
@@ -41,8 +42,8 @@ SERVING_ASSET = Asset(name="grassroots.serving", uri="grassroots://serving", gro
 
 default_args = {
     "owner": "grassroots",
-    "retries": 2,
-    "retry_delay": timedelta(minutes=5),
+    "retries": int(os.environ.get("GRASSROOTS_TASK_RETRIES", "2")),
+    "retry_delay": timedelta(minutes=float(os.environ.get("GRASSROOTS_RETRY_DELAY_MINUTES", "5"))),
     "execution_timeout": timedelta(hours=2),
     "on_failure_callback": on_task_failure,
 }

@@ -145,5 +145,23 @@ def demo(
     console.print(f"warehouse: {warehouse}\nserving copy: {serving}\nlanding zone: {landing}")
 
 
+@app.command()
+def bench(
+    sizes: Annotated[str, typer.Option(help="Residents per region, comma-separated.")] = "50000,200000,1000000",
+    days: Annotated[int, typer.Option(help="Business days of each region.")] = 365,
+    out: Annotated[Path, typer.Option(help="Where results.json/.md and cost.png go.")] = Path("bench"),
+    data: Annotated[Path | None, typer.Option(help="Scratch folder for regions and warehouses [<home>/bench].")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed of the regions.")] = 42,
+    charts: Annotated[bool, typer.Option(help="Time the dashboard chart queries (largest size).")] = True,
+    window_hours: Annotated[float, typer.Option(help="Nightly window for the capacity estimate.")] = 6.0,
+) -> None:
+    """Benchmark: raw scan vs ingest/dbt/whole job, incremental days, chart queries, capacity."""
+    from grassroots.bench import run_bench
+
+    run_bench(out, data or _home() / "bench", [int(x) for x in sizes.split(",") if x.strip()],
+              days=days, seed=seed, charts=charts, window_hours=window_hours, log=console.print)
+    console.print((out / "results.md").read_text())
+
+
 def main() -> None:  # pragma: no cover
     sys.exit(app())

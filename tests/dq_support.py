@@ -31,7 +31,7 @@ os.environ.update({
     "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
     "AIRFLOW__CORE__PARALLELISM": "4",
     "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+    "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "180",  # cosmos runs `dbt ls` while parsing
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
     "GX_ANALYTICS_ENABLED": "False",
 })

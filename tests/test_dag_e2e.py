@@ -46,6 +46,7 @@ class Pipeline:
             "GRASSROOTS_SERVING": str(self.serving),
             "GRASSROOTS_HMAC_KEY": "e2e-test-key",
             "GRASSROOTS_LOOKBACK_DAYS": "31",  # the first run loads the region's history
+            "GRASSROOTS_TASK_RETRIES": "0",  # fail fast in tests
             "GRASSROOTS_WEBHOOK_URL": http.url(),
             "GRASSROOTS_WEBHOOK_KIND": "wecom",
             **smtp.env(),

@@ -134,7 +134,13 @@ def test_mart_matches_independent_computation(region, oracle_expected, mart: str
 
 @pytest.fixture(scope="module")
 def oracle_expected(region) -> dict:
-    expected = expected_all(load_landing(region["landing"]))
+    data = load_landing(region["landing"])
+    expected = expected_all(data)
+    # A centre's drug volume for the capitation rule includes its stations and village clinics,
+    # which deliver inside the centre's extract and dispense under its contracts.
+    from oracle.marts import expected_chronic_settlement
+
+    expected["mart_chronic_settlement"] = expected_chronic_settlement(data, include_stations=True)
     # Timeliness is judged on a facility-day's first complete delivery: the oracle sees only the
     # folder on disk (version 2), so take the redelivered days' on_time from version 1.
     dq = expected["mart_delivery_quality"]

@@ -118,7 +118,7 @@ def runner(tmp_path_factory):
 def _mart_frame(name: str, n: int = 3) -> pd.DataFrame:
     model = next(m for m in checks.mart_models() if m["name"] == name)
     data = {}
-    for i, c in enumerate(model["columns"]):
+    for c in model["columns"]:
         t = str(c.get("data_type", "")).lower()
         col = c["name"]
         if t == "date":

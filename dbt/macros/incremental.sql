@@ -10,6 +10,33 @@
   regions, drugs, ...) after the watermark rebuilds every month, since it can move any row.
 -#}
 
+{#-
+  Materialization of the incremental models (`config(materialized=incremental_materialization())`):
+  `incremental` (delete+insert on the watermark) where the warehouse has row-level DELETE, `table`
+  where it has not: on Spark, plain Parquet tables support neither DELETE nor delete+insert, so
+  every Spark run is a full build (is_incremental() is then false, and the delete hooks below are
+  no-ops).  A Delta/Iceberg catalogue could map this to `merge`/`insert_overwrite` later.
+-#}
+{% macro incremental_materialization() -%}
+    {{ return(adapter.dispatch('incremental_materialization', 'grassroots')()) }}
+{%- endmacro %}
+{% macro default__incremental_materialization() -%}
+    {{ return('incremental') }}
+{%- endmacro %}
+{% macro spark__incremental_materialization() -%}
+    {{ return('table') }}
+{%- endmacro %}
+
+{#- post_hook of the latest-wins models: drop the tombstones an incremental run wrote (a full
+    build writes none). -#}
+{% macro delete_tombstones() -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where _is_deleted
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
 {% macro current_batch_id() -%}
     (select coalesce(max(batch_id), 0) from {{ source('audit', 'load_changes') }})
 {%- endmacro %}

@@ -79,7 +79,8 @@ Per mart
     (age <= 6), pregnant, hypertension, diabetes, tuberculosis, severe_mental (record flag
     severe_mental_disorder), disability, low_income; a resident counts once in key_population.
     combo_111_signed = covering contract has both district_hospital_code and city_hospital_code.
-    contracts_ending = contracts (any status) whose end_date is in the month, placed at the
+    contracts_ending = contracts whose end_date is in the month and that were not terminated
+    (a terminated contract ended early, at an undelivered date, and cannot be renewed), placed at the
     resident's community and the contract's team; renewals = those whose contract_id is the
     renewal_of of some other contract.
 17. mart_referrals: rows = facility-months with a referral sent or received; arrival_rate is
@@ -706,7 +707,7 @@ def _signing_snapshot(data: Data, d: pd.Timestamp, dx: pd.DataFrame) -> pd.DataF
 def _ending_contracts(data: Data, d: pd.Timestamp) -> pd.DataFrame:
     s = data["signings"]
     month = d.to_period("M")
-    ending = s[s["end_date"].dt.to_period("M") == month].copy()
+    ending = s[(s["end_date"].dt.to_period("M") == month) & (s["status"] != "terminated")].copy()
     renewed = set(s["renewal_of"].dropna())
     ending["renewed"] = ending["contract_id"].isin(renewed)
     res = _residents(data)[["resident_id", "region_code"]]

@@ -1,10 +1,10 @@
 -- Latest-wins current state of bed_census (key: 'facility_code', 'census_date', 'department_code'): see macro current_state.
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='delete+insert',
         unique_key=['facility_code', 'census_date', 'department_code'],
-        post_hook="delete from {{ this }} where _is_deleted",
+        post_hook="{{ delete_tombstones() }}",
         on_schema_change='append_new_columns'
     )
 }}

@@ -3,10 +3,10 @@
 -- a null month and are dropped by the marts (inner join to the visit).
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='delete+insert',
         unique_key=['facility_code', 'prescription_id', 'line_no'],
-        post_hook="delete from {{ this }} where _is_deleted",
+        post_hook="{{ delete_tombstones() }}",
         on_schema_change='append_new_columns'
     )
 }}

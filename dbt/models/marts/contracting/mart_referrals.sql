@@ -5,7 +5,7 @@
 -- For tertiary hospitals down_out is 国考 indicator 2 (下转患者人次数).
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='delete+insert',
         unique_key='month',
         pre_hook="{{ delete_rebuilt_months(['referrals', 'outpatient_visits']) }}"

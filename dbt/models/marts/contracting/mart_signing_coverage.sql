@@ -77,8 +77,8 @@ community_counts as (
         region_code,
         count(*) as registered_residents,
         {{ count_where('is_key') }} as key_population,
-        {{ count_where('is_hypertension and age >= 35') }} as hypertension_patients,
-        {{ count_where('is_diabetes and age >= 35') }} as diabetes_patients
+        {{ count_where('is_hypertension') }} as hypertension_patients,
+        {{ count_where('is_diabetes') }} as diabetes_patients
     from status
     group by as_of_date, region_code
 ),
@@ -92,8 +92,8 @@ team_counts as (
         {{ count_where('is_key') }} as key_signed,
         {{ count_where('age >= 65') }} as signed_65plus,
         {{ count_where('age <= 6') }} as signed_0_6,
-        {{ count_where('is_hypertension and age >= 35') }} as signed_hypertension,
-        {{ count_where('is_diabetes and age >= 35') }} as signed_diabetes,
+        {{ count_where('is_hypertension') }} as signed_hypertension,
+        {{ count_where('is_diabetes') }} as signed_diabetes,
         {{ count_where('is_combo_111') }} as combo_111_signed,
         {{ count_where("package_code = 'free'") }} as package_free,
         {{ count_where("package_code = 'basic'") }} as package_basic,

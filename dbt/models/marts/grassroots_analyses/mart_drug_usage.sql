@@ -2,7 +2,7 @@
 -- month (visit_time) at the facility where they were prescribed.
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='delete+insert',
         unique_key='month',
         pre_hook="{{ delete_rebuilt_months(['prescriptions', 'outpatient_visits']) }}"

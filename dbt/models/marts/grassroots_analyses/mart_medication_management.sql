@@ -4,7 +4,7 @@
 -- total_fee over all outpatient visits of the facility-month.
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='delete+insert',
         unique_key='month',
         pre_hook="{{ delete_rebuilt_months(['prescriptions', 'outpatient_visits']) }}"
@@ -17,7 +17,8 @@ with visits as (
 ),
 
 lines as (
-    select p.*, v.month, d.is_antibiotic, d.is_essential, d.is_vbp
+    -- p.month is the visit's month (int_prescriptions_current); no second `month` column
+    select p.*, d.is_antibiotic, d.is_essential, d.is_vbp
     from {{ ref('int_prescriptions_current') }} as p
     inner join visits as v on v.facility_code = p.facility_code and v.visit_id = p.visit_id
     left join {{ ref('stg_raw__drugs') }} as d on d.drug_code = p.drug_code

@@ -2,7 +2,7 @@
 -- same month last year when the facility has that month (null otherwise).
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='delete+insert',
         unique_key='month',
         pre_hook="{{ delete_rebuilt_months(['outpatient_visits'], yoy=true) }}"

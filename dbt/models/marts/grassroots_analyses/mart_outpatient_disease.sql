@@ -4,7 +4,7 @@
 -- level (1 = most visits).
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='delete+insert',
         unique_key='month',
         pre_hook="{{ delete_rebuilt_months(['outpatient_visits']) }}"

@@ -3,7 +3,7 @@
 -- a row for the same month last year (null otherwise); a change in month M also rebuilds M + 12.
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='delete+insert',
         unique_key='month',
         pre_hook="{{ delete_rebuilt_months(['outpatient_visits'], yoy=true) }}"

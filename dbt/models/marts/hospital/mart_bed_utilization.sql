@@ -5,7 +5,7 @@
 -- bed_turnover (病床周转次数) = discharges / avg_open_beds.
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='delete+insert',
         unique_key='month',
         pre_hook="{{ delete_rebuilt_months(['bed_census', 'inpatient_discharges']) }}"

@@ -1,0 +1,566 @@
+"""Performance benchmark: ``grassroots bench``.
+
+For each region size (residents over ``days`` business days) it measures, in one run so that the
+ratios are fair:
+
+* **raw scan** — the physical limit: DuckDB reads every raw CSV the pipeline loads once (typed
+  ``read_csv``, every column counted, nothing written);
+* the **whole nightly job** on all but the last few days of history, stage by stage — ingestion,
+  ``dbt build`` (split into model and test time from dbt's ``run_results.json``), the
+  data-quality validations and the serving copy — with wall time, rows/s and peak memory (RSS of
+  the stage's process and of its children, i.e. dbt);
+* the **incremental day**: the run for one new business date on top of 30 days of history and on
+  top of 360 days (the DAG's call: ingest with its 7-day look-back, build, validations of that
+  business date, publish);
+* every **dashboard chart's query** (dataset SQL + the chart's columns, metrics, filters, order and
+  row limit, as Superset would send it) against the serving file of the largest size;
+* the **capacity** in rows per night, extrapolated to the nightly window.
+
+Each stage runs in its own Python process (``python -m grassroots.bench _worker …``) so that peak
+memory is that stage's own.  Results are rewritten after every measurement (``results.json``,
+``results.md``), so a long run that is interrupted keeps what it measured; ``cost.png`` is drawn
+at the end of each size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+START = date(2025, 1, 1)
+HISTORY_SHORT, HISTORY_LONG = 30, 360
+SHANGHAI_ROWS_PER_DAY = 18_000_000
+GOALS = {"pipeline_over_scan": 3.0, "incremental_ratio": 1.3, "chart_seconds": 1.0}
+BENCH_KEY = "grassroots-bench-key-not-secret"
+
+# DuckDB types for the raw scan (contract column types; booleans are 'Y'/'N' text)
+_SCAN_TYPE = {"text": "VARCHAR", "bool": "VARCHAR"}
+
+
+# ---------------------------------------------------------------------------------------------
+# workers: one stage per process
+
+
+def _rss_mb() -> dict[str, float]:
+    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"peak_rss_mb": round(self_kb / 1024, 1), "peak_child_rss_mb": round(child_kb / 1024, 1)}
+
+
+def _scan_type(ds, name: str) -> str:
+    try:
+        c = ds.column(name)
+    except KeyError:
+        return "VARCHAR"
+    return _SCAN_TYPE.get(c.type, c.duckdb_type)
+
+
+def _files(landing: Path, date_from: date | None, date_to: date | None) -> dict[str, list[str]]:
+    """Every daily CSV of the landing zone in the date range, by dataset, plus the reference."""
+    from grassroots.contract import DAILY, REFERENCE
+
+    out: dict[str, list[str]] = {ds.name: [] for ds in REFERENCE + DAILY}
+    for ds in REFERENCE:
+        p = landing / "reference" / f"{ds.name}.csv"
+        if p.is_file():
+            out[ds.name].append(str(p))
+    names = {ds.name for ds in DAILY}
+    root = landing / "extracts"
+    for day in sorted(root.iterdir()) if root.is_dir() else []:
+        try:
+            bd = date.fromisoformat(day.name)
+        except ValueError:
+            continue
+        if (date_from and bd < date_from) or (date_to and bd > date_to):
+            continue
+        for fac in sorted(day.iterdir()):
+            for f in fac.glob("*.csv"):
+                if f.stem in names:
+                    out[f.stem].append(str(f))
+    return out
+
+
+def scan(landing: Path, date_to: date | None = None) -> dict[str, Any]:
+    """The physical limit: one typed read of every CSV, all columns aggregated, nothing written."""
+    import duckdb
+
+    from grassroots.contract import DATASETS
+
+    files = _files(landing, None, date_to)
+    con = duckdb.connect()
+    rows: dict[str, int] = {}
+    nbytes = sum(os.path.getsize(p) for ps in files.values() for p in ps)
+    t0 = time.perf_counter()
+    for name, paths in files.items():
+        ds = DATASETS[name]
+        # files of one header together (optional columns may be absent); union_by_name would
+        # sniff every file and costs ~10x more than the read itself
+        groups: dict[str, list[str]] = {}
+        for p in paths:
+            with open(p, "rb") as fh:
+                head = fh.readline().decode("utf-8-sig", "replace").strip()
+            groups.setdefault(head, []).append(p)
+        rows[name] = 0
+        for head, ps in groups.items():
+            names = [h.strip('"') for h in head.split(",")]
+            cols = "{" + ", ".join(
+                f"'{n}': '{_scan_type(ds, n)}'" for n in names) + "}"
+            counts = ", ".join(f'count("{n}")' for n in names)
+            r = con.execute(
+                f"SELECT count(*), {counts} FROM read_csv(?, header = true, columns = {cols}, "
+                "auto_detect = false, ignore_errors = true)", [ps]).fetchone()
+            rows[name] += int(r[0])
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "rows": sum(rows.values()), "rows_by_dataset": rows,
+            "files": sum(len(v) for v in files.values()), "bytes": nbytes}
+
+
+def _dbt_split(target: Path) -> dict[str, float]:
+    """Seconds dbt spent in models, tests, seeds (sum of node execution times) and node count."""
+    p = target / "run_results.json"
+    if not p.is_file():
+        return {}
+    rr = json.loads(p.read_text())
+    out: dict[str, float] = {"elapsed": rr.get("elapsed_time", 0.0)}
+    for r in rr.get("results", []):
+        kind = r["unique_id"].split(".")[0]
+        out[kind + "_seconds"] = out.get(kind + "_seconds", 0.0) + float(r.get("execution_time") or 0)
+        out[kind + "_nodes"] = out.get(kind + "_nodes", 0) + 1
+    slow = sorted(rr.get("results", []), key=lambda r: -(r.get("execution_time") or 0))[:5]
+    out["slowest"] = [[r["unique_id"].split(".")[-1], round(r.get("execution_time") or 0, 2)]
+                      for r in slow]
+    return out
+
+
+def stage(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Run one stage of the nightly job in this process; returns its measurements."""
+    landing = Path(args["landing"]) if args.get("landing") else None
+    warehouse = Path(args["warehouse"]) if args.get("warehouse") else None
+    d = {k: (date.fromisoformat(args[k]) if args.get(k) else None)
+         for k in ("date_from", "date_to", "business_date")}
+    t0 = time.perf_counter()
+    out: dict[str, Any] = {}
+    if name == "scan":
+        out = scan(landing, d["date_to"])
+    elif name == "ingest":
+        from grassroots.ingest import ingest
+
+        rep = ingest(landing, warehouse, key=BENCH_KEY.encode(), date_from=d["date_from"],
+                     date_to=d["date_to"])
+        out = {"rows": rep.rows_loaded, "rows_quarantined": rep.rows_quarantined,
+               "statuses": dict(rep.statuses)}
+    elif name == "build":
+        from grassroots.build import build
+
+        build(warehouse)
+        out = {"dbt": _dbt_split(Path(os.environ["DBT_TARGET_PATH"]))}
+    elif name == "validate":
+        from grassroots import quality
+
+        raw = quality.validate_raw(warehouse, d["business_date"])
+        marts = quality.validate_marts(warehouse, d["business_date"])
+        out = {"raw_success": bool(getattr(raw, "success", False)),
+               "marts_success": bool(getattr(marts, "success", False))}
+    elif name == "publish":
+        from grassroots.publish import publish_serving
+
+        publish_serving(warehouse, Path(args["serving"]))
+        out = {"bytes": Path(args["serving"]).stat().st_size}
+    elif name == "charts":
+        out = chart_queries(Path(args["serving"]), repeat=int(args.get("repeat", 3)))
+    else:
+        raise ValueError(name)
+    out["inner_seconds"] = time.perf_counter() - t0
+    out.update(_rss_mb())
+    return out
+
+
+def _run_worker(name: str, args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "grassroots.bench", "_worker", name,
+                           json.dumps(args)], capture_output=True, text=True, env=env, cwd=REPO)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench stage {name} failed:\n{proc.stderr[-4000:]}")
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    res["seconds"] = wall
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# chart queries
+
+
+_GRAIN = {"P1D": "day", "P1W": "week", "P1M": "month", "P3M": "quarter", "P1Y": "year"}
+
+
+def chart_sql() -> list[tuple[str, str, str]]:
+    """(dashboard, chart key, SQL) for every chart, as Superset builds it from the assets."""
+    from grassroots.superset.authoring import DASHBOARDS, DS
+
+    out = []
+    for dash in DASHBOARDS:
+        for c in dash.charts:
+            ds = DS[c.ds]
+            mexpr = {m[0]: m[1] for m in ds.metrics}
+            cols, names = [], []
+            for col in c.columns:
+                if isinstance(col, dict):
+                    expr = col["sqlExpression"]
+                    grain = _GRAIN.get(col.get("timeGrain") or "")
+                    if grain:
+                        expr = f"date_trunc('{grain}', {expr})"
+                    cols.append(f"{expr} AS \"{col['label']}\"")
+                    names.append(f'"{col["label"]}"')
+                else:
+                    cols.append(f'"{col}"')
+                    names.append(f'"{col}"')
+            mets = [f"{mexpr.get(m, f'SUM({m})')} AS \"{m}\"" for m in c.metrics]
+            where = []
+            for f in c.params.get("adhoc_filters", []):
+                if f.get("operator") == "==":
+                    val = str(f["comparator"]).replace("'", "''")
+                    where.append(f"\"{f['subject']}\" = '{val}'")
+            order = c.orderby or ([[c.metrics[0], False]] if c.metrics else [])
+            sql = (f"SELECT {', '.join(cols + mets)} FROM ({ds.sql}) AS virtual_table"
+                   + (f" WHERE {' AND '.join(where)}" if where else "")
+                   + (f" GROUP BY {', '.join(names)}" if names else "")
+                   + (" ORDER BY " + ", ".join(f'"{o[0]}" {"ASC" if o[1] else "DESC"}'
+                                               for o in order) if order else "")
+                   + f" LIMIT {c.row_limit}")
+            out.append((dash.key, c.key, sql))
+    return out
+
+
+def chart_queries(serving: Path, repeat: int = 3) -> dict[str, Any]:
+    """Time every chart's query on a fresh read-only connection (first run cold, then warm)."""
+    import duckdb
+
+    con = duckdb.connect(str(serving), read_only=True)
+    charts = []
+    for dash, key, sql in chart_sql():
+        times = []
+        rows = 0
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            rows = len(con.execute(sql).fetchall())
+            times.append(time.perf_counter() - t0)
+        charts.append({"dashboard": dash, "chart": key, "first_seconds": times[0],
+                       "median_seconds": statistics.median(times), "max_seconds": max(times),
+                       "rows": rows})
+    con.close()
+    return {"charts": charts, "count": len(charts),
+            "max_seconds": max(c["max_seconds"] for c in charts),
+            "over_goal": [c["chart"] for c in charts if c["max_seconds"] >= GOALS["chart_seconds"]]}
+
+
+# ---------------------------------------------------------------------------------------------
+# the benchmark
+
+
+def _landing(data: Path, residents: int, days: int, seed: int, log) -> tuple[Path, float | None]:
+    """Generate (or reuse) the landing zone of one size."""
+    land = data / f"land-{residents}"
+    end = START + timedelta(days=days - 1)
+    truth = land / "_generator" / "truth.json"
+    if truth.is_file():
+        s = json.loads(truth.read_text()).get("summary", {})
+        if (s.get("residents"), s.get("start"), s.get("end"), s.get("seed")) == (
+                residents, START.isoformat(), end.isoformat(), seed):
+            return land, None
+    from grassroots.generate import generate
+
+    shutil.rmtree(land, ignore_errors=True)
+    log(f"generating {residents} residents × {days} days into {land}")
+    t0 = time.perf_counter()
+    generate(land, residents=residents, start=START, end=end, seed=seed, progress=False)
+    return land, time.perf_counter() - t0
+
+
+class Bench:
+    def __init__(self, out: Path, data: Path, log=print) -> None:
+        self.out, self.data, self.log = Path(out), Path(data), log
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.results: dict[str, Any] = {
+            "started_at": datetime.now().isoformat(timespec="seconds"),
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                        "platform": platform.platform(),
+                        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+                                           / 2**30, 1)},
+            "goals": GOALS, "sizes": [], "charts": None, "capacity": None,
+        }
+
+    def save(self) -> None:
+        self.results["updated_at"] = datetime.now().isoformat(timespec="seconds")
+        (self.out / "results.json").write_text(json.dumps(self.results, indent=2, default=str))
+        (self.out / "results.md").write_text(render_markdown(self.results))
+
+    def env(self, tag: str) -> dict[str, str]:
+        env = dict(os.environ)
+        # each warehouse gets its own dbt target/log folders (the repo's dbt/target stays untouched)
+        env["DBT_TARGET_PATH"] = str(self.data / f"dbt-target-{tag}")
+        env["DBT_LOG_PATH"] = str(self.data / f"dbt-logs-{tag}")
+        env["GRASSROOTS_HMAC_KEY"] = BENCH_KEY
+        env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
+        return env
+
+    def job(self, tag: str, landing: Path, wh: Path, *, date_from=None, date_to=None,
+            business_date=None) -> dict[str, Any]:
+        """The nightly job, stage by stage (the calls of ``run_pipeline`` / the DAG)."""
+        args = {"landing": str(landing), "warehouse": str(wh), "serving": str(wh.with_name(
+            wh.stem + "-serving.duckdb")),
+            "date_from": date_from and date_from.isoformat(),
+            "date_to": date_to and date_to.isoformat(),
+            "business_date": business_date and business_date.isoformat()}
+        env = self.env(tag)
+        res: dict[str, Any] = {}
+        for st in ("ingest", "build", "validate", "publish"):
+            res[st] = _run_worker(st, args, env)
+        res["total_seconds"] = sum(res[s]["seconds"] for s in ("ingest", "build", "validate",
+                                                                "publish"))
+        res["peak_rss_mb"] = max(max(r["peak_rss_mb"], r["peak_child_rss_mb"])
+                                 for r in res.values() if isinstance(r, dict))
+        return res
+
+    def size(self, residents: int, days: int, seed: int) -> dict[str, Any]:
+        landing, gen_s = _landing(self.data, residents, days, seed, self.log)
+        entry: dict[str, Any] = {"residents": residents, "days": days, "generate_seconds": gen_s}
+        self.results["sizes"] = [s for s in self.results["sizes"] if s["residents"] != residents]
+        self.results["sizes"].append(entry)
+        wdir = self.data / f"wh-{residents}"
+        shutil.rmtree(wdir, ignore_errors=True)
+        wdir.mkdir(parents=True)
+        long_h = min(HISTORY_LONG, days - 1)
+        short_h = min(HISTORY_SHORT, long_h)
+        end_long = START + timedelta(days=long_h - 1)
+        end_short = START + timedelta(days=short_h - 1)
+
+        self.log(f"[{residents}] raw scan of {long_h} days")
+        entry["scan"] = _run_worker("scan", {"landing": str(landing),
+                                             "date_to": end_long.isoformat()}, self.env("scan"))
+        self.save()
+
+        self.log(f"[{residents}] full job: {long_h} days in one run")
+        full = self.job(f"{residents}-long", landing, wdir / "long.duckdb", date_to=end_long)
+        entry["full"] = full
+        rows = entry["scan"]["rows"]
+        for k in ("ingest", "build", "validate", "publish"):
+            full[k]["rows_per_second"] = rows / full[k]["seconds"]
+        full["rows_per_second"] = rows / full["total_seconds"]
+        entry["pipeline_over_scan"] = full["total_seconds"] / entry["scan"]["seconds"]
+        entry["rows_per_day"] = rows / long_h
+        self.save()
+
+        inc: dict[str, Any] = {}
+        for label, hist_end, tag in (("after_long", end_long, "long"),
+                                     ("after_short", end_short, "short")):
+            wh = wdir / f"{tag}.duckdb"
+            if tag == "short":
+                self.log(f"[{residents}] history of {short_h} days")
+                inc["short_history"] = self.job(f"{residents}-{tag}", landing, wh,
+                                                date_to=hist_end)
+            bd = hist_end + timedelta(days=1)
+            self.log(f"[{residents}] incremental day {bd} ({label})")
+            inc[label] = self.job(f"{residents}-{tag}", landing, wh, date_to=bd,
+                                  date_from=bd - timedelta(days=7), business_date=bd)
+            inc[label]["business_date"] = bd.isoformat()
+            self.save()
+        inc["history_days"] = {"short": short_h, "long": long_h}
+        inc["ratio"] = inc["after_long"]["total_seconds"] / inc["after_short"]["total_seconds"]
+        entry["incremental"] = inc
+        self.save()
+        return entry
+
+    def charts(self, residents: int) -> None:
+        serving = self.data / f"wh-{residents}" / "long-serving.duckdb"
+        self.log(f"[{residents}] chart queries on {serving}")
+        res = _run_worker("charts", {"serving": str(serving)}, self.env("charts"))
+        res["residents"] = residents
+        self.results["charts"] = res
+        self.save()
+
+    def capacity(self, window_hours: float) -> None:
+        """Rows per night the job can take, from the largest size's throughput and from the
+        incremental days' cost (fixed overhead + per-row cost, fitted over the sizes)."""
+        sizes = [s for s in self.results["sizes"] if "incremental" in s]
+        if not sizes:
+            return
+        big = max(sizes, key=lambda s: s["residents"])
+        window = window_hours * 3600
+        cap: dict[str, Any] = {"window_hours": window_hours,
+                               "shanghai_rows_per_day": SHANGHAI_ROWS_PER_DAY}
+        cap["full_job_rows_per_second"] = big["full"]["rows_per_second"]
+        cap["rows_per_night_bulk"] = big["full"]["rows_per_second"] * window
+        pts = [(s["rows_per_day"], s["incremental"]["after_long"]["total_seconds"]) for s in sizes]
+        if len(pts) >= 2:
+            xs, ys = zip(*pts, strict=True)
+            mx, my = statistics.fmean(xs), statistics.fmean(ys)
+            b = sum((x - mx) * (y - my) for x, y in pts) / max(sum((x - mx) ** 2 for x in xs), 1e-9)
+            a = my - b * mx
+            cap["incremental_fixed_seconds"] = a
+            cap["incremental_seconds_per_row"] = b
+            cap["rows_per_night_incremental"] = (window - a) / b if b > 0 else None
+        cap["rows_per_night"] = min(v for v in (cap["rows_per_night_bulk"],
+                                                cap.get("rows_per_night_incremental")) if v)
+        cap["shanghai_share"] = cap["rows_per_night"] / SHANGHAI_ROWS_PER_DAY
+        self.results["capacity"] = cap
+        self.save()
+
+
+def run_bench(out: Path, data: Path, sizes: list[int], *, days: int = 365, seed: int = 42,
+              charts: bool = True, window_hours: float = 6.0, plot: bool = True,
+              log=print) -> dict[str, Any]:
+    """Run the benchmark for every size (smallest first); returns the results dict."""
+    b = Bench(out, data, log)
+    b.results["params"] = {"sizes": sizes, "days": days, "seed": seed,
+                           "window_hours": window_hours, "start": START.isoformat()}
+    for n in sorted(sizes):
+        b.size(n, days, seed)
+        b.capacity(window_hours)
+        if plot:
+            draw(b.results, b.out / "cost.png")
+    if charts:
+        b.charts(max(sizes))
+    b.results["finished_at"] = datetime.now().isoformat(timespec="seconds")
+    b.save()
+    return b.results
+
+
+# ---------------------------------------------------------------------------------------------
+# reporting
+
+
+def _f(x: float | None, nd: int = 1) -> str:
+    return "–" if x is None else f"{x:,.{nd}f}"
+
+
+def render_markdown(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    lines = [f"Machine: {m['cpus']} CPUs, {m['memory_gb']} GB RAM, Python {m['python']}; "
+             f"run {r['started_at']} – {r.get('finished_at') or r.get('updated_at')}.", ""]
+    lines += ["| residents | days | CSV rows | CSV MB | raw scan s | ingest s | dbt build s "
+              "(models/tests) | validate s | publish s | job s | job rows/s | job / scan "
+              "(≤ 3) | peak MB ingest / dbt | inc. day after 30 d s | after 360 d s | ratio (≤ 1.3) |",
+              "|" + "---|" * 16]
+    for s in r["sizes"]:
+        sc, fu, inc = s.get("scan"), s.get("full"), s.get("incremental")
+        if not sc:
+            continue
+        row = [f"{s['residents']:,}", str(s["days"]), f"{sc['rows']:,}", _f(sc["bytes"] / 2**20, 0),
+               _f(sc["seconds"])]
+        if fu:
+            dbt = fu["build"].get("dbt", {})
+            row += [_f(fu["ingest"]["seconds"]),
+                    f"{_f(fu['build']['seconds'])} ({_f(dbt.get('model_seconds'))}/"
+                    f"{_f(dbt.get('test_seconds'))})",
+                    _f(fu["validate"]["seconds"]), _f(fu["publish"]["seconds"]),
+                    _f(fu["total_seconds"]), _f(fu["rows_per_second"], 0),
+                    _f(s["pipeline_over_scan"], 2),
+                    f"{_f(fu['ingest']['peak_rss_mb'], 0)} / {_f(fu['build']['peak_child_rss_mb'], 0)}"]
+        else:
+            row += ["…"] * 8
+        if inc and "ratio" in inc:
+            row += [_f(inc["after_short"]["total_seconds"]), _f(inc["after_long"]["total_seconds"]),
+                    _f(inc["ratio"], 2)]
+        else:
+            row += ["…"] * 3
+        lines.append("| " + " | ".join(row) + " |")
+    inc_rows = [s for s in r["sizes"] if s.get("incremental", {}).get("ratio")]
+    if inc_rows:
+        lines += ["", "Incremental day, by stage (seconds, after 30 days → after 360 days):", "",
+                  "| residents | ingest | dbt build | validate | publish |", "|---|---|---|---|---|"]
+        for s in inc_rows:
+            i = s["incremental"]
+            lines.append(f"| {s['residents']:,} | " + " | ".join(
+                f"{_f(i['after_short'][k]['seconds'])} → {_f(i['after_long'][k]['seconds'])}"
+                for k in ("ingest", "build", "validate", "publish")) + " |")
+    c = r.get("charts")
+    if c:
+        lines += ["", f"Dashboard chart queries on the serving file at {c['residents']:,} residents: "
+                  f"{c['count']} charts, slowest {_f(c['max_seconds'], 3)} s "
+                  f"(goal < 1 s each; over goal: {', '.join(c['over_goal']) or 'none'}).", "",
+                  "| dashboard | chart | first s | median s | rows |", "|---|---|---|---|---|"]
+        for ch in sorted(c["charts"], key=lambda x: -x["max_seconds"])[:10]:
+            lines.append(f"| {ch['dashboard']} | {ch['chart']} | {_f(ch['first_seconds'], 3)} | "
+                         f"{_f(ch['median_seconds'], 3)} | {ch['rows']} |")
+        lines.append(f"| … | ({c['count'] - min(10, c['count'])} faster charts) | | | |")
+    cap = r.get("capacity")
+    if cap:
+        lines += ["", f"Capacity in a {cap['window_hours']:g}-hour nightly window: "
+                  f"bulk throughput {_f(cap['full_job_rows_per_second'], 0)} rows/s → "
+                  f"{_f(cap['rows_per_night_bulk'] / 1e6)} M rows/night"
+                  + (f"; incremental day ≈ {_f(cap['incremental_fixed_seconds'])} s + "
+                     f"{_f(cap['incremental_seconds_per_row'] * 1e6, 1)} s per million rows → "
+                     f"{_f((cap['rows_per_night_incremental'] or 0) / 1e6)} M rows/night"
+                     if cap.get("incremental_seconds_per_row") else "")
+                  + f". Shanghai: ~{cap['shanghai_rows_per_day'] / 1e6:g} M rows/day → "
+                  f"{_f(cap['shanghai_share'] * 100, 0)} % of it fits."]
+    return "\n".join(lines) + "\n"
+
+
+def draw(r: dict[str, Any], path: Path) -> None:
+    """cost.png: seconds and peak memory against CSV rows (log–log)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [s for s in r["sizes"] if s.get("full")]
+    if not sizes:
+        return
+    x = [s["scan"]["rows"] / 1e6 for s in sizes]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    series = {
+        "raw scan (physical limit)": [s["scan"]["seconds"] for s in sizes],
+        "ingest": [s["full"]["ingest"]["seconds"] for s in sizes],
+        "dbt build": [s["full"]["build"]["seconds"] for s in sizes],
+        "whole job": [s["full"]["total_seconds"] for s in sizes],
+        "3 × raw scan (goal)": [3 * s["scan"]["seconds"] for s in sizes],
+    }
+    inc = [s for s in sizes if s.get("incremental", {}).get("ratio")]
+    for label, key in (("incremental day after 30 d", "after_short"),
+                       ("incremental day after 360 d", "after_long")):
+        if inc:
+            ax.plot([s["scan"]["rows"] / 1e6 for s in inc],
+                    [s["incremental"][key]["total_seconds"] for s in inc], "o:", label=label)
+    for label, ys in series.items():
+        ax.plot(x, ys, "--" if "goal" in label else "o-", label=label)
+    ax.set(xscale="log", yscale="log", xlabel="CSV rows in history (millions)", ylabel="seconds",
+           title="Cost against size (2 CPUs)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    ax2.plot(x, [s["full"]["ingest"]["peak_rss_mb"] for s in sizes], "o-", label="ingest")
+    ax2.plot(x, [s["full"]["build"]["peak_child_rss_mb"] for s in sizes], "o-", label="dbt build")
+    ax2.plot(x, [s["full"]["validate"]["peak_rss_mb"] for s in sizes], "o-", label="validate")
+    ax2.plot(x, [s["scan"]["peak_rss_mb"] for s in sizes], "o-", label="raw scan")
+    ax2.set(xscale="log", xlabel="CSV rows in history (millions)", ylabel="peak RSS (MB)",
+            title="Peak memory")
+    ax2.grid(True, which="both", alpha=0.3)
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _main(argv: list[str]) -> None:
+    if len(argv) >= 3 and argv[0] == "_worker":
+        res = stage(argv[1], json.loads(argv[2]))
+        print(json.dumps(res, default=str))
+        return
+    raise SystemExit("usage: grassroots bench (see grassroots bench --help)")
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

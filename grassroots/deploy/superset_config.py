@@ -1,0 +1,52 @@
+# Superset configuration for the Compose deployment (copied to $SUPERSET_HOME/superset_config.py by
+# grassroots.deploy.superset_init; SUPERSET_CONFIG_PATH points there). Every secret and address
+# comes from the environment; the UI settings match the demo's (grassroots.superset.manage).
+import os
+
+SECRET_KEY = os.environ["SUPERSET_SECRET_KEY"]
+SQLALCHEMY_DATABASE_URI = os.environ["GRASSROOTS_SUPERSET_DB_URI"]
+
+BABEL_DEFAULT_LOCALE = "zh"
+LANGUAGES = {
+    "zh": {"flag": "cn", "name": "简体中文"},
+    "en": {"flag": "us", "name": "English"},
+}
+FEATURE_FLAGS = {
+    "DASHBOARD_RBAC": True,
+    "ENABLE_TEMPLATE_PROCESSING": True,
+    "DASHBOARD_CROSS_FILTERS": True,
+    "DRILL_BY": True,
+    "DRILL_TO_DETAIL": True,
+    "DASHBOARD_VIRTUALIZATION": False,
+    "ROW_LEVEL_SECURITY": True,
+}
+ROW_LEVEL_SECURITY = True
+PREVENT_UNSAFE_DB_CONNECTIONS = False  # the DuckDB serving file is a local path
+SUPERSET_WEBSERVER_PORT = 8088
+TALISMAN_ENABLED = os.environ.get("SUPERSET_TALISMAN_ENABLED", "false").lower() == "true"
+WTF_CSRF_ENABLED = True
+SQLLAB_CTAS_NO_LIMIT = True
+SUPERSET_LOAD_EXAMPLES = False
+ENABLE_PROXY_FIX = True  # behind a reverse proxy that sets X-Forwarded-*
+
+# Redis: metadata cache, chart-data cache, filter state, explore state, rate limits.
+# The serving file is republished every morning, so chart data is cached briefly.
+_REDIS = os.environ.get("SUPERSET_REDIS_URL", "").rstrip("/")
+_DATA_TIMEOUT = int(os.environ.get("SUPERSET_DATA_CACHE_TIMEOUT", "900"))
+
+
+def _redis_cache(db: int, prefix: str, timeout: int) -> dict:
+    return {"CACHE_TYPE": "RedisCache", "CACHE_DEFAULT_TIMEOUT": timeout,
+            "CACHE_KEY_PREFIX": prefix, "CACHE_REDIS_URL": f"{_REDIS}/{db}"}
+
+
+if _REDIS:
+    CACHE_CONFIG = _redis_cache(0, "superset_", 86400)
+    DATA_CACHE_CONFIG = _redis_cache(1, "superset_data_", _DATA_TIMEOUT)
+    FILTER_STATE_CACHE_CONFIG = _redis_cache(2, "superset_filter_", 86400)
+    EXPLORE_FORM_DATA_CACHE_CONFIG = _redis_cache(3, "superset_explore_", 86400)
+    RATELIMIT_STORAGE_URI = f"{_REDIS}/4"
+else:
+    CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
+    DATA_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
+    RATELIMIT_STORAGE_URI = "memory://"
