@@ -182,6 +182,7 @@ def stage(name: str, args: dict[str, Any]) -> dict[str, Any]:
     else:
         raise ValueError(name)
     out["inner_seconds"] = time.perf_counter() - t0
+    out["loadavg_1m"] = os.getloadavg()[0]  # other work on the machine skews the timings
     out.update(_rss_mb())
     return out
 
@@ -291,6 +292,7 @@ def _landing(data: Path, residents: int, days: int, seed: int, log) -> tuple[Pat
 class Bench:
     def __init__(self, out: Path, data: Path, log=print) -> None:
         self.out, self.data, self.log = Path(out), Path(data), log
+        self.chart_size: int | None = None
         self.out.mkdir(parents=True, exist_ok=True)
         self.data.mkdir(parents=True, exist_ok=True)
         self.results: dict[str, Any] = {
@@ -339,6 +341,7 @@ class Bench:
         entry: dict[str, Any] = {"residents": residents, "days": days, "generate_seconds": gen_s}
         self.results["sizes"] = [s for s in self.results["sizes"] if s["residents"] != residents]
         self.results["sizes"].append(entry)
+        self.results["sizes"].sort(key=lambda e: e["residents"])
         wdir = self.data / f"wh-{residents}"
         shutil.rmtree(wdir, ignore_errors=True)
         wdir.mkdir(parents=True)
@@ -362,6 +365,8 @@ class Bench:
         entry["pipeline_over_scan"] = full["total_seconds"] / entry["scan"]["seconds"]
         entry["rows_per_day"] = rows / long_h
         self.save()
+        if self.chart_size == residents:  # the serving file of the full job, before it changes
+            self.charts(residents)
 
         inc: dict[str, Any] = {}
         for label, hist_end, tag in (("after_long", end_long, "long"),
@@ -421,18 +426,18 @@ class Bench:
 
 def run_bench(out: Path, data: Path, sizes: list[int], *, days: int = 365, seed: int = 42,
               charts: bool = True, window_hours: float = 6.0, plot: bool = True,
-              log=print) -> dict[str, Any]:
+              order: str = "smallest", log=print) -> dict[str, Any]:
     """Run the benchmark for every size (smallest first); returns the results dict."""
     b = Bench(out, data, log)
     b.results["params"] = {"sizes": sizes, "days": days, "seed": seed,
                            "window_hours": window_hours, "start": START.isoformat()}
-    for n in sorted(sizes):
+    b.chart_size = max(sizes) if charts else None
+    # the largest size first when asked (``order="largest"``): its numbers matter most
+    for n in sorted(sizes, reverse=(order == "largest")):
         b.size(n, days, seed)
         b.capacity(window_hours)
         if plot:
             draw(b.results, b.out / "cost.png")
-    if charts:
-        b.charts(max(sizes))
     b.results["finished_at"] = datetime.now().isoformat(timespec="seconds")
     b.save()
     return b.results
@@ -446,10 +451,29 @@ def _f(x: float | None, nd: int = 1) -> str:
     return "–" if x is None else f"{x:,.{nd}f}"
 
 
+def _loads(r: dict[str, Any]) -> str:
+    vals: list[float] = []
+
+    def walk(x: Any) -> None:
+        if isinstance(x, dict):
+            if "loadavg_1m" in x:
+                vals.append(x["loadavg_1m"])
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+
+    walk(r)
+    return f"{min(vals):.1f}–{max(vals):.1f}" if vals else "n/a"
+
+
 def render_markdown(r: dict[str, Any]) -> str:
     m = r["machine"]
     lines = [f"Machine: {m['cpus']} CPUs, {m['memory_gb']} GB RAM, Python {m['python']}; "
-             f"run {r['started_at']} – {r.get('finished_at') or r.get('updated_at')}.", ""]
+             f"run {r['started_at']} – {r.get('finished_at') or r.get('updated_at')}; "
+             f"1-minute load average during the stages {_loads(r)} (above {m['cpus']} the "
+             "timings include waiting for the CPU).", ""]
     lines += ["| residents | days | CSV rows | CSV MB | raw scan s | ingest s | dbt build s "
               "(models/tests) | validate s | publish s | job s | job rows/s | job / scan "
               "(≤ 3) | peak MB ingest / dbt | inc. day after 30 d s | after 360 d s | ratio (≤ 1.3) |",

@@ -57,6 +57,17 @@ class IngestError(Exception):
     """The run could not proceed (no reference data, warehouse locked, …)."""
 
 
+def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
+    """``INSERT INTO table VALUES`` for many rows at once (executemany costs ~0.3 ms a row)."""
+    if not rows:
+        return
+    import pyarrow as pa
+
+    cols = list(zip(*rows, strict=True))
+    _rows = pa.table({f"c{i}": pa.array(list(c)) for i, c in enumerate(cols)})  # noqa: F841
+    con.execute(f"INSERT INTO {table} SELECT * FROM _rows")
+
+
 # ---------------------------------------------------------------------------------------------
 # Keyed hashing of id numbers
 
@@ -316,7 +327,7 @@ def stage(con: duckdb.DuckDBPyConnection, ds: Dataset, items: list[StageInput], 
         "CREATE TEMP TABLE _stage_files (file_id INTEGER, path VARCHAR, facility_code VARCHAR, "
         "business_date DATE, version INTEGER, file_name VARCHAR)"
     )
-    con.executemany("INSERT INTO _stage_files VALUES (?, ?, ?, ?, ?, ?)", meta)
+    _insert_rows(con, "_stage_files", meta)
     groups: dict[tuple[str, ...], list[str]] = {}
     for it in items:
         groups.setdefault(tuple(it.file.header or ()), []).append(str(it.file.read_path))
@@ -489,8 +500,8 @@ class _Run:
                     "facility_code VARCHAR, business_date DATE, version INTEGER, file_name VARCHAR)")
 
     def _register_files(self, items: list[StageInput]) -> None:
-        self.con.executemany(
-            "INSERT INTO _stage_files_all VALUES (?, ?, ?, ?, ?, ?)",
+        _insert_rows(
+            self.con, "_stage_files_all",
             [(it.file.file_id, str(it.file.read_path or it.file.path), it.facility_code,
               it.business_date, it.version, it.file.file_name) for it in items],
         )
@@ -711,8 +722,8 @@ class _Run:
         con = self.con
         con.execute("DROP TABLE IF EXISTS _replaced")
         con.execute("CREATE TEMP TABLE _replaced (facility_code VARCHAR, business_date DATE)")
-        con.executemany("INSERT INTO _replaced VALUES (?, ?)",
-                        [(d.facility_code, d.business_date) for d in good])
+        _insert_rows(con, "_replaced",
+                     [(d.facility_code, d.business_date) for d in good])
         for ds in reversed(DAILY):  # prescriptions before visits: their months come via the visit
             month = _month_expr(ds, "t")
             con.execute(
@@ -740,6 +751,10 @@ class _Run:
 
     def write_audit(self) -> None:
         con = self.con
+        keys = [(d.facility_code, d.business_date) for d in self.audit_rows]
+        if len(set(keys)) == len(keys):
+            self._write_audit_set_based()
+            return
         for d in self.audit_rows:
             if d.status == "loaded":
                 # the version it replaces, and any placeholder rows for this facility-day
@@ -761,6 +776,35 @@ class _Run:
                  d.rows_loaded, d.rows_quarantined, self.now, d.content_sha256, d.generated_at,
                  d.encoding, len(d.files), d.files_rejected, d.archive_path, self.batch_id])
 
+    def _write_audit_set_based(self) -> None:
+        """``write_audit`` in a few statements: the same effect when every facility-day appears
+        once in the run (the per-delivery statements then touch disjoint rows)."""
+        con = self.con
+        rows = [(d.facility_code, d.business_date, d.version, d.status, d.detail or None,
+                 d.rows_loaded, d.rows_quarantined, self.now, d.content_sha256, d.generated_at,
+                 d.encoding, len(d.files), d.files_rejected, d.archive_path, self.batch_id)
+                for d in self.audit_rows]
+        if not rows:
+            return
+        con.execute("CREATE OR REPLACE TEMP TABLE _audit_new AS SELECT * FROM audit.deliveries "
+                    "LIMIT 0")
+        _insert_rows(con, "_audit_new", rows)
+        con.execute(
+            """UPDATE audit.deliveries a SET status = 'superseded',
+                   detail = 'replaced by version ' || CAST(n.delivery_version AS VARCHAR)
+               FROM _audit_new n
+               WHERE n.status = 'loaded' AND a.facility_code = n.facility_code
+                 AND a.business_date = n.business_date AND a.status = 'loaded'""")
+        con.execute(
+            """DELETE FROM audit.deliveries a USING _audit_new n
+               WHERE a.facility_code = n.facility_code AND a.business_date = n.business_date
+                 AND a.status = 'incomplete'
+                 AND ((n.status = 'loaded' AND (a.delivery_version IS NULL
+                                                OR a.delivery_version <= n.delivery_version))
+                      OR n.status = 'incomplete')""")
+        con.execute("INSERT INTO audit.deliveries SELECT * FROM _audit_new")
+        con.execute("DROP TABLE _audit_new")
+
 
 def _month_expr(ds: Dataset, alias: str) -> str:
     """The event month of a row, for incremental rebuilds."""
@@ -777,7 +821,7 @@ def load_icd10(con: duckdb.DuckDBPyConnection) -> None:
 
     cats = sorted(c for c in icd.get_all_codes(False) if icd.is_category(c) and len(c) == 3)
     con.execute("CREATE OR REPLACE TEMP TABLE icd10_categories (category VARCHAR)")
-    con.executemany("INSERT INTO icd10_categories VALUES (?)", [(c,) for c in cats])
+    _insert_rows(con, "icd10_categories", [(c,) for c in cats])
 
 
 def _chunks(deliveries: list[Delivery]) -> Iterable[list[Delivery]]:

@@ -159,6 +159,7 @@ def run_dbt(
     out: Path | None = None,
     target: str = "spark",
     spark_conf: dict[str, str] | None = None,
+    catalog: str = "in-memory",
     python: Path | None = None,
     timeout: float = 1800,
 ) -> SparkBuild:
@@ -166,7 +167,9 @@ def run_dbt(
 
     ``dbt_args`` default to ``build --exclude test_type:unit``; project, profiles, target, target
     and log paths are added.  Tables of ``export_schemas`` are written as Parquet to
-    ``out/<schema>/<table>/`` (``out`` defaults to ``work/out``).  Raises SparkError when the
+    ``out/<schema>/<table>/`` (``out`` defaults to ``work/out``).  ``catalog``: ``in-memory`` (the
+    session's own catalogue, gone with the process) or ``hive`` (a Derby metastore in ``work``,
+    so the tables outlive the run).  Raises SparkError when the
     runner itself fails; a failing dbt run returns ``success=False`` with the failures in
     ``result["failures"]`` and dbt's log.
     """
@@ -189,6 +192,7 @@ def run_dbt(
         "dbt_args": args,
         "export": {"schemas": list(export_schemas), "out": str(out)} if export_schemas else None,
         "spark_conf": spark_conf or {},
+        "catalog": catalog,
         "result": str(work / "result.json"),
     }
     job_path = work / "job.json"

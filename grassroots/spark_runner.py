@@ -4,8 +4,9 @@ dbt-spark's ``session`` method builds its SparkSession in-process with
 ``SparkSession.builder.enableHiveSupport().getOrCreate()``, so whatever the models read must be
 registered in the same process before dbt starts.  This script:
 
-1. creates the SparkSession (local mode, Hive catalogue in a Derby metastore and a warehouse
-   directory, both under ``work``; session time zone UTC, like DuckDB's naive timestamps);
+1. creates the SparkSession (local mode; the session's in-memory catalogue, or with
+   ``catalog: hive`` a Derby metastore, and the warehouse directory, under ``work``; session time
+   zone UTC, like DuckDB's naive timestamps);
 2. registers every Parquet directory of ``sources`` (``<dir>/<schema>/<table>/``, written by
    ``grassroots.spark.export_sources``) as an external table ``<schema>.<table>``;
 3. runs dbt with ``dbtRunner`` in this process (dbt picks the session up through getOrCreate);
@@ -32,32 +33,37 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if p and Path(p).resolve() != _HERE]
 
 
-def _session(work: Path, conf: dict[str, str]):
+def _session(work: Path, conf: dict[str, str], catalog: str):
     from pyspark.sql import SparkSession
 
-    metastore = work / "metastore_db"
     builder = (
         SparkSession.builder.master(conf.pop("spark.master", "local[2]"))
         .appName("grassroots-dbt")
         .config("spark.sql.warehouse.dir", str(work / "spark-warehouse"))
-        .config(
-            "spark.hadoop.javax.jdo.option.ConnectionURL",
-            f"jdbc:derby:;databaseName={metastore};create=true",
-        )
         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={work} -Duser.timezone=UTC")
         .config("spark.sql.session.timeZone", "UTC")
         # DuckDB TIMESTAMP (naive) is written as a Parquet timestamp not adjusted to UTC: read it
         # as Spark's TIMESTAMP in the UTC session zone, so wall-clock values are unchanged.
         .config("spark.sql.parquet.inferTimestampNTZ.enabled", "false")
         # small data: a few shuffle partitions instead of 200
-        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.shuffle.partitions", "2")
         .config("spark.default.parallelism", "2")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
     )
+    if catalog == "hive":
+        # a persistent catalogue: Derby metastore + warehouse under `work` (survives the process)
+        builder = builder.config(
+            "spark.hadoop.javax.jdo.option.ConnectionURL",
+            f"jdbc:derby:;databaseName={work / 'metastore_db'};create=true",
+        ).enableHiveSupport()
+    else:
+        # the session's own catalogue: no metastore to create; dbt-spark's
+        # builder.enableHiveSupport().getOrCreate() gets this session back unchanged
+        builder = builder.config("spark.sql.catalogImplementation", "in-memory")
     for key, value in conf.items():
         builder = builder.config(key, value)
-    spark = builder.enableHiveSupport().getOrCreate()
+    spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
@@ -104,7 +110,8 @@ def main(job_path: str) -> int:
     result: dict = {"success": False, "timings": {}}
     started = time.monotonic()
     try:
-        spark = _session(work, dict(job.get("spark_conf") or {}))
+        spark = _session(work, dict(job.get("spark_conf") or {}), job.get("catalog", "in-memory"))
+        result["catalog"] = spark.conf.get("spark.sql.catalogImplementation")
         result["spark_version"] = spark.version
         result["timings"]["session"] = time.monotonic() - started
 
