@@ -315,6 +315,8 @@ class Bench:
         env["DBT_TARGET_PATH"] = str(self.data / f"dbt-target-{tag}")
         env["DBT_LOG_PATH"] = str(self.data / f"dbt-logs-{tag}")
         env["GRASSROOTS_HMAC_KEY"] = BENCH_KEY
+        env["GRASSROOTS_GX_DIR"] = str(self.data / f"gx-{tag}")
+        env["GRASSROOTS_DATA_DOCS"] = str(self.data / f"data-docs-{tag}")
         env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
         return env
 

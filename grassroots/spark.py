@@ -15,9 +15,10 @@ Flow for the session target (``build_on_spark``)::
         ──dbtRunner: dbt build --target spark──▶ marts.* in the session's warehouse
         ──export──▶ <dir>/out/marts/<table>/*.parquet ──read_marts──▶ pandas
 
-The session (Derby metastore, warehouse directory, derby.log) lives in a work directory, never in
-the caller's working directory.  Differences from the DuckDB build (see dbt/macros/cross_db.sql and
-incremental.sql): incremental models run as full builds on Spark (plain Parquet tables have no
+The session's catalogue is in-memory by default (``catalog="hive"``: a Derby metastore); it, the
+Spark warehouse directory and anything Spark drops (derby.log) live in a work directory, never in
+the caller's working directory.  Differences from the DuckDB build (see dbt/macros/incremental.sql and
+spark.sql): incremental models run as full builds on Spark (plain Parquet tables have no
 row-level DELETE), model contracts are enforced on DuckDB only, and unit tests run on DuckDB only
 (data tests run on both).
 """
@@ -235,7 +236,7 @@ def build_on_spark(
 ) -> SparkBuild:
     """Export ``warehouse``'s raw+audit to Parquet, ``dbt build --target spark``, export marts.
 
-    ``work`` (default: a new temp directory) holds sources/, the Spark session's metastore and
+    ``work`` (default: a new temp directory) holds sources/, the Spark session's
     warehouse, dbt's target/logs and out/marts/<table>/.  Raises SparkError if dbt fails.
     """
     work = Path(work) if work else Path(tempfile.mkdtemp(prefix="grassroots-spark-"))

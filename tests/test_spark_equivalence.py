@@ -8,8 +8,9 @@ environment ``.venvs/spark`` that ``grassroots.spark.ensure_env`` installs from
 in the same order with matching types, the same number of rows, counts and codes exactly, rates
 and amounts within 1e-9.
 
-Unit tests run on DuckDB only (``--exclude test_type:unit``); the data tests run on Spark too.
-On Spark, incremental models are full builds (see dbt/macros/incremental.sql).
+The Spark build is ``dbt build --exclude test_type:unit``: the data tests must pass on Spark too;
+unit tests run on DuckDB only.  On Spark, incremental models are full builds (see
+dbt/macros/incremental.sql).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def built(tmp_path_factory) -> dict:
     build(warehouse)
     timings["duckdb_build"] = time.monotonic() - t
     t = time.monotonic()
+    # dbt build --exclude test_type:unit: seeds, models and the data tests, all on Spark
     spark = build_on_spark(warehouse, root / "spark-work")
     timings["spark_build"] = time.monotonic() - t
     print(f"timings: {timings}; spark runner: {spark.timings}")
