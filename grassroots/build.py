@@ -72,7 +72,14 @@ def build(
         args += ["--select", select]
     if full_refresh:
         args.append("--full-refresh")
-    return _run(args, Path(warehouse), target)
+    try:
+        return _run(args, Path(warehouse), target)
+    except DbtError as e:
+        # An incremental model whose columns changed (a new release of the project) cannot be
+        # appended to: rebuild everything from raw once, which is always correct.
+        if full_refresh or "out of sync" not in str(e):
+            raise
+        return _run([*args, "--full-refresh"], Path(warehouse), target)
 
 
 def docs_generate(warehouse: Path, *, target: str = "duckdb") -> Path:

@@ -56,16 +56,22 @@ def run_pipeline(
         dbt_build(warehouse)
         result.built = True
         log("dbt build: marts built and tested")
-    if validate and _have("grassroots.quality"):
-        from grassroots import quality
+    # the newest business date of this run: validations and the daily message are about it
+    loaded = [d.business_date for d in report.deliveries if d.status == "loaded"]
+    business_date = max(loaded) if loaded else date_to
+    if validate and business_date is not None:
+        from grassroots import alerts, quality
 
-        raw = quality.validate_raw(warehouse)
-        result.quality["raw"] = raw
+        result.quality["raw"] = quality.validate_raw(warehouse, business_date)
         if build:
-            result.quality["marts"] = quality.validate_marts(warehouse)
-        log("validations: " + ", ".join(
-            f"{k} {'passed' if getattr(v, 'success', False) else 'FAILED'}"
-            for k, v in result.quality.items()))
+            result.quality["marts"] = quality.validate_marts(warehouse, business_date)
+        log(f"validations of {business_date}: " + ", ".join(
+            f"{k} {'passed' if v.success else 'FAILED'}" for k, v in result.quality.items()))
+        # the daily data-quality message (e-mail / WeCom / DingTalk when configured, else logged)
+        sent = alerts.send_daily_report(warehouse, business_date, landing=landing,
+                                        raw=result.quality.get("raw"),
+                                        marts=result.quality.get("marts"))
+        log(f"daily report: {sent['title']} → {', '.join(sent['channels']) or 'log only'}")
     if serving is not None and build and _have("grassroots.publish"):
         from grassroots.publish import publish_serving
 

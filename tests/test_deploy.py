@@ -374,6 +374,7 @@ def native(compose_bin, tmp_path_factory):
         n.run("airflow-init", [sys.executable, "-m", "grassroots.deploy.airflow_init"],
               n.airflow_env("airflow-init"))
         sched = n.airflow_env("airflow-scheduler")
+        sched["GRASSROOTS_TASK_RETRIES"] = "0"  # a failure here should fail now, not in 10 min
         t = time.monotonic()
         from grassroots.generate import generate
 
