@@ -149,24 +149,18 @@ def checks_for(ds: Dataset, *, delivering: bool) -> list[Check]:
                 + f" || {q('facility_code')}",
             )
         )
-    for c in cols:
-        if c.ref == "team":
-            out.append(
-                Check(
-                    "unknown_team",
-                    f"{q(c.name)} IS NOT NULL AND {q(c.name)} NOT IN (SELECT team_code FROM raw.teams)",
-                    _lit(f"{c.name} not in teams: ") + f" || {q(c.name)}",
+    # reference lookups: (ref kind, reason, reference table, its key)
+    for ref, reason, table, key in (("team", "unknown_team", "teams", "team_code"),
+                                    ("drug", "unknown_drug", "drugs", "drug_code")):
+        for c in cols:
+            if c.ref == ref:
+                out.append(
+                    Check(
+                        reason,
+                        f"{q(c.name)} IS NOT NULL AND {q(c.name)} NOT IN (SELECT {key} FROM raw.{table})",
+                        _lit(f"{c.name} not in {table}: ") + f" || {q(c.name)}",
+                    )
                 )
-            )
-    for c in cols:
-        if c.ref == "drug":
-            out.append(
-                Check(
-                    "unknown_drug",
-                    f"{q(c.name)} IS NOT NULL AND {q(c.name)} NOT IN (SELECT drug_code FROM raw.drugs)",
-                    _lit(f"{c.name} not in drugs: ") + f" || {q(c.name)}",
-                )
-            )
     for c in cols:
         if c.ref == "icd10":
             v = q(c.name)
