@@ -269,7 +269,7 @@ left join dims.dim_district d on d.district_code = c.district_code""",
     ),
     Dataset(
         "outpatient_disease",
-        f"""select o.month, case o.facility_level when 3 then '三级' when 2 then '二级' when 1 then '一级'
+        """select o.month, case o.facility_level when 3 then '三级' when 2 then '二级' when 1 then '一级'
     else '未定级' end as level_name, o.icd10_category,
   o.icd10_category || ' ' || coalesce(o.title_en, '') as disease_name, o.chapter_title_zh,
   o.visits, o.patients
