@@ -936,3 +936,29 @@ def test_build_on_empty_raw(tmp_path):
 
 if __name__ == "__main__":
     print(build_fixture(Path(sys.argv[1] if len(sys.argv) > 1 else "fixture.duckdb")))
+
+
+def test_changed_incremental_model_is_rebuilt_in_full(built, tmp_path):
+    """A release that changes a mart's columns: the next build notices the existing table is out
+    of sync (on_schema_change: fail) and rebuilds from raw instead of failing every night."""
+    import shutil
+
+    import duckdb
+
+    wh = tmp_path / "copy.duckdb"
+    shutil.copy(built, wh)
+    with duckdb.connect(str(wh)) as con:
+        con.execute("ALTER TABLE marts.mart_outpatient_visits ADD COLUMN stale_column INTEGER")
+        before = con.execute("SELECT count(*) FROM marts.mart_outpatient_visits").fetchone()
+    from grassroots.build import DbtError, _run
+
+    with pytest.raises(DbtError, match="out of sync"):  # what a plain incremental build does
+        _run(["build", "--select", "mart_outpatient_visits"], wh)
+    build(wh)
+    with duckdb.connect(str(wh), read_only=True) as con:
+        cols = [c for (c,) in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts' "
+            "AND table_name = 'mart_outpatient_visits'").fetchall()]
+        after = con.execute("SELECT count(*) FROM marts.mart_outpatient_visits").fetchone()
+    assert "stale_column" not in cols
+    assert after == before
