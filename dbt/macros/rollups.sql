@@ -1,0 +1,36 @@
+{#- Roll-up of mart_bed_utilization to month x <group>: rates recomputed from the summed bed days,
+    never averaged. -#}
+{% macro bed_utilization_rollup(group_col) %}
+select
+    month,
+    {{ group_col }},
+    {{ sum_int('open_bed_days') }} as open_bed_days,
+    {{ sum_int('occupied_bed_days') }} as occupied_bed_days,
+    {{ safe_divide('sum(occupied_bed_days)', 'sum(open_bed_days)') }} as bed_utilization_rate,
+    {{ safe_divide('sum(open_bed_days)', 'max(days_in_month)') }} as avg_open_beds,
+    {{ sum_int('discharges') }} as discharges,
+    {{ sum_int('discharged_bed_days') }} as discharged_bed_days,
+    {{ safe_divide('sum(discharged_bed_days)', 'sum(discharges)') }} as avg_length_of_stay,
+    {{ safe_divide('sum(discharges)', safe_divide('sum(open_bed_days)', 'max(days_in_month)')) }} as bed_turnover
+from {{ ref('mart_bed_utilization') }}
+group by month, {{ group_col }}
+{% endmacro %}
+
+{#- Roll-up of mart_delivery_quality to business_date x <group>: completeness, timeliness and the
+    quarantine rate from summed counts. -#}
+{% macro delivery_quality_rollup(group_col) %}
+select
+    business_date,
+    {{ group_col }},
+    {{ sum_int('expected') }} as expected,
+    {{ sum_int('delivered') }} as delivered,
+    {{ safe_divide('sum(delivered)', 'sum(expected)') }} as completeness_rate,
+    {{ sum_int('on_time') }} as on_time,
+    {{ safe_divide('sum(on_time)', 'sum(expected)') }} as timeliness_rate,
+    {{ sum_int('rows_loaded') }} as rows_loaded,
+    {{ sum_int('rows_quarantined') }} as rows_quarantined,
+    {{ safe_divide('sum(rows_quarantined)', 'sum(rows_loaded) + sum(rows_quarantined)') }} as quarantine_rate,
+    {{ sum_int('files_rejected') }} as files_rejected
+from {{ ref('mart_delivery_quality') }}
+group by business_date, {{ group_col }}
+{% endmacro %}
