@@ -170,6 +170,8 @@ def stage(name: str, args: dict[str, Any]) -> dict[str, Any]:
 
         raw = quality.validate_raw(warehouse, d["business_date"])
         marts = quality.validate_marts(warehouse, d["business_date"])
+        for res in (raw, marts):  # as the pipeline does: the results over time
+            quality.record(warehouse, res)
         out = {"raw_success": bool(getattr(raw, "success", False)),
                "marts_success": bool(getattr(marts, "success", False))}
     elif name == "publish":

@@ -42,6 +42,11 @@ AUDIT_DESCRIPTIONS: dict[str, str] = {
     "load_changes": "Months whose rows changed (inserted or deleted) per batch, dataset and "
     "facility: drives the incremental dbt models.",
     "reference_snapshots": "Reference snapshots seen (full files; the latest wins).",
+    "validation_results": "One row per Great Expectations validation run x layer (raw, marts), "
+    "appended by grassroots.quality.history; the latest recorded_at per business_date and layer "
+    "is current.",
+    "validation_failures": "One row per failing or warning expectation of a validation run "
+    "(same business_date, layer, recorded_at as its validation_results row).",
 }
 
 
@@ -123,7 +128,8 @@ def generate_sources() -> str:
         "  - name: audit",
         "    schema: audit",
         "    description: "
-        + _q("Ingestion bookkeeping written by grassroots.ingest (see grassroots/warehouse.py)."),
+        + _q("Ingestion bookkeeping written by grassroots.ingest, and validation history written by "
+             "grassroots.quality.history (see grassroots/warehouse.py)."),
         "    tables:",
     ]
     tables = [

@@ -30,6 +30,7 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -339,8 +340,7 @@ def stage(con: duckdb.DuckDBPyConnection, ds: Dataset, items: list[StageInput], 
             f"""CREATE TEMP TABLE _read AS SELECT * FROM read_csv(?, header = true,
                 auto_detect = false, columns = {colspec}, delim = ',', quote = '"', escape = '"',
                 filename = true, ignore_errors = true, store_rejects = true,
-                rejects_table = '_rej', rejects_scan = '_rej_scan', null_padding = false,
-                parallel = false)""",
+                rejects_table = '_rej', rejects_scan = '_rej_scan', null_padding = false)""",
             [paths],
         )
         # Record number of each good row: the k-th number not taken by a malformed record.
@@ -498,6 +498,10 @@ class _Run:
         self.audit_rows: list[Delivery] = []
         con.execute("CREATE OR REPLACE TEMP TABLE _stage_files_all (file_id INTEGER, path VARCHAR, "
                     "facility_code VARCHAR, business_date DATE, version INTEGER, file_name VARCHAR)")
+        # archive copies run beside DuckDB's reads (file system calls release the GIL); every
+        # copy is awaited before the transaction commits
+        self._copies = ThreadPoolExecutor(max_workers=4, thread_name_prefix="archive")
+        self._copying: list[Future] = []
 
     def _register_files(self, items: list[StageInput]) -> None:
         _insert_rows(
@@ -578,11 +582,19 @@ class _Run:
     def archive_delivery(self, d: Delivery) -> None:
         rel = (Path("extracts") / d.business_date.isoformat() / d.facility_code
                / f"v{d.version}-{(d.content_sha256 or 'none')[:12]}")
-        self._archive_file(d.folder / "manifest.json", rel)
-        for f in d.files:
-            if f.path.is_file():
-                self._archive_file(f.path, rel)
+        for src in [d.folder / "manifest.json", *(f.path for f in d.files)]:
+            if src.is_file():
+                self._copying.append(self._copies.submit(self._archive_file, src, rel))
         d.archive_path = str(self.archive / rel)
+
+    def finish_archive(self) -> None:
+        """Wait for every archive copy; the first failure is raised (the run then rolls back)."""
+        copying, self._copying = self._copying, []
+        try:
+            for fut in copying:
+                fut.result()
+        finally:
+            self._copies.shutdown(wait=True, cancel_futures=True)
 
     # -- deliveries ------------------------------------------------------------------------
     def classify(self, deliveries: list[Delivery]) -> list[Delivery]:
@@ -715,7 +727,7 @@ class _Run:
                          f.rejected[0], f.rejected[1], self.batch_id])
             self.archive_delivery(d)
             self.audit_rows.append(d)
-        self.record_changes()
+        self.record_changes(good)
 
     def replace_previous(self, good: list[Delivery]) -> None:
         """Delete every row of the facility-days being replaced, noting the months they touched."""
@@ -724,30 +736,36 @@ class _Run:
         con.execute("CREATE TEMP TABLE _replaced (facility_code VARCHAR, business_date DATE)")
         _insert_rows(con, "_replaced",
                      [(d.facility_code, d.business_date) for d in good])
+        days = _days_between(good, "t")
         for ds in reversed(DAILY):  # prescriptions before visits: their months come via the visit
             month = _month_expr(ds, "t")
             con.execute(
                 f"""INSERT INTO audit.load_changes
                     SELECT DISTINCT {self.batch_id}, '{ds.name}', t.facility_code, {month}
                     FROM raw.{ds.name} t JOIN _replaced r
-                      ON t._delivery_facility = r.facility_code AND t._business_date = r.business_date""")
+                      ON t._delivery_facility = r.facility_code AND t._business_date = r.business_date
+                    WHERE {days}""")
             con.execute(
                 f"""DELETE FROM raw.{ds.name} t USING _replaced r
-                    WHERE t._delivery_facility = r.facility_code AND t._business_date = r.business_date""")
+                    WHERE t._delivery_facility = r.facility_code AND t._business_date = r.business_date
+                      AND {days}""")
 
-    def record_changes(self) -> None:
-        """Months touched by this batch's rows and by older rows of the same keys (latest-wins)."""
+    def record_changes(self, good: list[Delivery]) -> None:
+        """Months touched by this chunk's rows and by older rows of the same keys (latest-wins)."""
         con = self.con
+        # the chunk's rows: this batch's, on its business dates (the date range lets DuckDB skip
+        # the row groups of earlier chunks instead of rescanning the table for every chunk)
+        new = f"n._batch_id = {self.batch_id} AND {_days_between(good, 'n')}"
         for ds in DAILY:
             keys = " AND ".join(f"o.{k} = n.{k}" for k in ds.key)
             con.execute(
                 f"""INSERT INTO audit.load_changes
-                    SELECT DISTINCT {self.batch_id}, '{ds.name}', t.facility_code, {_month_expr(ds, 't')}
-                    FROM raw.{ds.name} t WHERE t._batch_id = {self.batch_id}
+                    SELECT DISTINCT {self.batch_id}, '{ds.name}', n.facility_code, {_month_expr(ds, 'n')}
+                    FROM raw.{ds.name} n WHERE {new}
                     UNION
                     SELECT DISTINCT {self.batch_id}, '{ds.name}', o.facility_code, {_month_expr(ds, 'o')}
                     FROM raw.{ds.name} o JOIN raw.{ds.name} n ON {keys}
-                    WHERE n._batch_id = {self.batch_id} AND o._batch_id < {self.batch_id}""")
+                    WHERE {new} AND o._batch_id < {self.batch_id}""")
 
     def write_audit(self) -> None:
         con = self.con
@@ -806,6 +824,13 @@ class _Run:
         con.execute("DROP TABLE _audit_new")
 
 
+def _days_between(deliveries: list[Delivery], alias: str) -> str:
+    """``alias._business_date`` within the deliveries' first and last business date."""
+    lo = min(d.business_date for d in deliveries)
+    hi = max(d.business_date for d in deliveries)
+    return f"{alias}._business_date BETWEEN DATE '{lo.isoformat()}' AND DATE '{hi.isoformat()}'"
+
+
 def _month_expr(ds: Dataset, alias: str) -> str:
     """The event month of a row, for incremental rebuilds."""
     if ds.event_date:
@@ -861,6 +886,7 @@ def ingest(
         with tempfile.TemporaryDirectory(prefix="grassroots-stage-",
                                          dir=warehouse.parent) as tmp:
             con.execute("BEGIN TRANSACTION")
+            run = None
             try:
                 run = _Run(con, landing, archive, Path(tmp), progress)
                 run.load_reference()
@@ -869,6 +895,7 @@ def ingest(
                 for chunk in _progress(chunks, progress, "loading facility-days"):
                     run.load_chunk(chunk)
                 run.write_audit()
+                run.finish_archive()
                 report = _report(run)
                 if not run.changed:
                     con.execute("ROLLBACK")
@@ -881,6 +908,8 @@ def ingest(
                 return report
             except BaseException:
                 con.execute("ROLLBACK")
+                if run is not None:
+                    run._copies.shutdown(wait=True, cancel_futures=True)
                 raise
     finally:
         con.close()

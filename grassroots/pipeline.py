@@ -1,4 +1,4 @@
-"""The whole nightly job in one call: ingest → dbt build → validations → publish.
+"""The whole nightly job in one call: ingest → dbt build → validations (recorded) → publish.
 
 ``grassroots run`` and the Airflow DAG's tasks call the same functions; the DAG calls the steps
 one by one (each a task), the CLI calls :func:`run_pipeline`.
@@ -65,6 +65,8 @@ def run_pipeline(
         result.quality["raw"] = quality.validate_raw(warehouse, business_date)
         if build:
             result.quality["marts"] = quality.validate_marts(warehouse, business_date)
+        for res in result.quality.values():  # validation has closed its read-only connection
+            quality.record(warehouse, res)
         log(f"validations of {business_date}: " + ", ".join(
             f"{k} {'passed' if v.success else 'FAILED'}" for k, v in result.quality.items()))
         # the daily data-quality message (e-mail / WeCom / DingTalk when configured, else logged)

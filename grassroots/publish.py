@@ -16,6 +16,8 @@ Layout of the serving file::
     dims.dim_district
     dims.dim_facility                 facility name, type, level group, district, alliance
     dims.dim_team                     family-doctor team name and facility
+    audit.validation_results          GX results over time (grassroots.quality.history); empty
+    audit.validation_failures         when the warehouse has none yet
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import uuid
 from pathlib import Path
 
 import duckdb
+
+from grassroots.warehouse import VALIDATION_DDL
 
 # Dimension tables: the first source query that works is used.  They give the dashboards Chinese
 # names for codes; the marts carry codes only.
@@ -117,6 +121,15 @@ def publish_serving(warehouse: Path, serving: Path) -> Path:
                         continue
                 else:  # keep the dashboards' joins valid: an empty table, names fall back to codes
                     con.execute(f"create table dims.{name} ({_DIM_FALLBACK[name]})")
+            # the tables always exist (DDL of the warehouse), so the dashboards' SQL stays valid
+            # on a warehouse that was never validated or predates them
+            con.execute(VALIDATION_DDL)
+            have = {r[0] for r in con.execute(
+                "select table_name from information_schema.tables"
+                " where table_catalog = 'wh' and table_schema = 'audit'").fetchall()}
+            for t in ("validation_results", "validation_failures"):
+                if t in have:
+                    con.execute(f"insert into audit.{t} by name select * from wh.audit.{t}")
             con.execute("detach wh")
             con.execute("checkpoint")
         finally:

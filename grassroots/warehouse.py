@@ -84,6 +84,40 @@ CREATE TABLE IF NOT EXISTS audit.reference_snapshots (
 );
 """
 
+# Great Expectations results over time (grassroots.quality.history), appended after every
+# validation: re-validating a business date adds rows; readers take the latest recorded_at per
+# (business_date, layer).  Kept apart from AUDIT_DDL so recording creates only these tables.
+VALIDATION_DDL = """
+CREATE SCHEMA IF NOT EXISTS audit;
+-- One row per validation run x layer (raw | marts).  failed counts severity-error expectations
+-- (errored ones included, errored is the subset that raised); warnings are reported only.
+CREATE TABLE IF NOT EXISTS audit.validation_results (
+    business_date DATE,
+    layer VARCHAR NOT NULL,
+    success BOOLEAN NOT NULL,
+    evaluated INTEGER,
+    failed INTEGER,
+    errored INTEGER,
+    warnings INTEGER,
+    outliers INTEGER,
+    suites INTEGER,
+    failed_checks VARCHAR,
+    recorded_at TIMESTAMP NOT NULL
+);
+-- One row per failing or warning expectation of a run (same business_date, layer, recorded_at).
+CREATE TABLE IF NOT EXISTS audit.validation_failures (
+    business_date DATE,
+    layer VARCHAR NOT NULL,
+    suite VARCHAR,
+    check_id VARCHAR,
+    category VARCHAR,
+    severity VARCHAR,
+    observed VARCHAR,
+    unexpected_count BIGINT,
+    recorded_at TIMESTAMP NOT NULL
+);
+"""
+
 
 def raw_table_ddl(ds: Dataset) -> str:
     cols = [f"{c.stored_name} {c.duckdb_type}" for c in ds.stored_columns]
@@ -98,3 +132,4 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for ds in REFERENCE + DAILY:
         con.execute(raw_table_ddl(ds))
     con.execute(AUDIT_DDL)
+    con.execute(VALIDATION_DDL)

@@ -14,7 +14,7 @@ from grassroots.ingest import RunReport, ingest  # noqa: E402
 
 TEST_KEY = b"test-hmac-key-not-a-secret"
 # Columns that record when something happened, not what: excluded from state comparisons.
-VOLATILE = {"received_at", "started_at", "finished_at"}
+VOLATILE = {"received_at", "started_at", "finished_at", "recorded_at"}
 
 
 class Env:

@@ -140,6 +140,14 @@ def test_backfill_builds_validates_publishes_and_alerts(pipeline):
 
     if importlib.util.find_spec("grassroots.publish"):
         assert p.serving.is_file()
+    # both validations of every run are recorded (the 数据质量 dashboard's history) and published
+    history = [(bd, layer, True) for bd in BACKFILL for layer in ("marts", "raw")]
+    assert p.sql("SELECT business_date, layer, success FROM audit.validation_results"
+                 " ORDER BY 1, 2") == history
+    if p.serving.is_file():
+        with duckdb.connect(str(p.serving), read_only=True) as con:
+            assert con.execute("SELECT count(*) FROM audit.validation_results").fetchone() == (
+                len(history),)
 
 
 def test_bad_data_day_alert_names_facility_and_reason(pipeline):
@@ -195,3 +203,9 @@ def test_bad_data_day_alert_names_facility_and_reason(pipeline):
     assert rows[missing] == (1, 0) and rows[centre] == (1, 1)
     assert p.sql("SELECT count(*) FROM audit.quarantine WHERE business_date = ? AND "
                  "facility_code = ? AND reason = 'bad_enum'", [BAD_DAY, centre])[0][0] == 30
+    # the spike is in the recorded validation history too
+    (warnings, outliers), = p.sql("SELECT warnings, outliers FROM audit.validation_results"
+                                  " WHERE business_date = ? AND layer = 'marts'", [BAD_DAY])
+    assert warnings >= 1 and outliers >= 1
+    assert p.sql("SELECT count(*) FROM audit.validation_failures WHERE business_date = ? AND"
+                 " suite = 'outliers.visit_volume' AND category = 'plausibility'", [BAD_DAY]) == [(1,)]

@@ -37,6 +37,11 @@ def test_publish_copies_marts_catalogue_and_dims(warehouse, tmp_path):
             "select target from reference.metric_catalogue where code = 'grassroots_share'"
         ).fetchone()[0]
         assert target == pytest.approx(0.65)
+        # GX validation history, for the 数据质量 trend charts
+        with duckdb.connect(str(warehouse), read_only=True) as wh:
+            for t in ("validation_results", "validation_failures"):
+                rows = sorted(con.execute(f"select * from audit.{t}").fetchall())
+                assert rows and rows == sorted(wh.execute(f"select * from audit.{t}").fetchall())
     assert not list(tmp_path.glob(".*.tmp")), "temporary file left behind"
 
 

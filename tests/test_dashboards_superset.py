@@ -9,8 +9,9 @@ One module-scoped Superset: setup (env, bootstrap, import, RLS, users, gunicorn)
 * chart queries issued while the serving file is being re-published succeed.
 
 Serving data: a generated region (3,000 residents, Q1 2025) run through ingest + dbt build +
-publish (~1 min); GRASSROOTS_DASHBOARDS_DATA=sample uses the small hand-made warehouse with the
-marts' contract columns (grassroots.superset.sample) instead.
+GX validation of three business dates (recorded) + publish (~2.5 min); GRASSROOTS_DASHBOARDS_DATA=
+sample uses the small hand-made warehouse with the marts' contract columns and a month of
+validation results (grassroots.superset.sample) instead.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import shutil
 import socket
 import threading
 import time
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -45,8 +47,6 @@ def _free_port() -> int:
 
 def make_warehouse(tmp: Path) -> Path:
     if os.environ.get("GRASSROOTS_DASHBOARDS_DATA", "pipeline") == "pipeline":
-        from datetime import date
-
         from grassroots.build import build
         from grassroots.generate import generate
         from grassroots.ingest import ingest
@@ -55,8 +55,26 @@ def make_warehouse(tmp: Path) -> Path:
         generate(landing, residents=3000, start=date(2025, 1, 1), end=date(2025, 3, 31), seed=5)
         ingest(landing, wh, key=b"dashboards-test-key")
         build(wh)
+        validate_days(tmp, wh, [date(2025, 3, 29), date(2025, 3, 30), date(2025, 3, 31)])
         return wh
     return build_sample_warehouse(tmp / "warehouse.duckdb")
+
+
+def validate_days(tmp: Path, wh: Path, days: list[date]) -> None:
+    """GX on both layers for ``days``, recorded as the pipeline does (the 数据质量 trend charts).
+    The middle day gets a few broken raw rows first (after the build: the marts stay as they
+    are), so the failure charts have something to show."""
+    from grassroots import quality
+
+    runner = quality.Runner(root=tmp / "gx", docs=tmp / "data_docs")
+    for k, bd in enumerate(days):
+        if k == 1:
+            with duckdb.connect(str(wh)) as con:
+                con.execute("UPDATE raw.outpatient_visits SET total_fee = -1 WHERE _business_date = ?"
+                            " AND visit_id IN (SELECT visit_id FROM raw.outpatient_visits"
+                            " WHERE _business_date = ? LIMIT 5)", [bd, bd])
+        for validate in (quality.validate_raw, quality.validate_marts):
+            quality.record(wh, validate(wh, bd, runner=runner))
 
 
 class Ctx:

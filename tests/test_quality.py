@@ -197,7 +197,41 @@ def test_an_errored_expectation_is_a_failure(tmp_path):
     assert n == 3
     assert len(fails) == 2 and all(f.errored and f.severity == "error" for f in fails)
     assert any("no_such_column" in f.error for f in fails)
+    assert not (tmp_path / "docs" / "index.html").exists()  # built once per layer, not per suite
+    r.build_docs()
     assert (tmp_path / "docs" / "index.html").is_file()
+    pages = list((tmp_path / "docs" / "validations").rglob("*.html"))
+    assert len(pages) == 1 and "custom.errors" in str(pages[0])
+
+
+def test_a_changed_suite_is_recreated_and_an_unchanged_one_reused(tmp_path):
+    from grassroots.quality.runner import Runner
+
+    def suite(min_value):
+        return {"name": "custom.reuse", "meta": {"layer": "raw"}, "expectations": [
+            {"type": "expect_column_values_to_be_between",
+             "kwargs": {"column": "n", "min_value": min_value},
+             "meta": {"category": "plausibility", "subcategory": "atemporal", "severity": "error",
+                      "description": ""}}]}
+
+    df = pd.DataFrame({"n": [1, 2, 3]})
+    gx_root = tmp_path / "gx"
+    assert Runner(root=gx_root, docs=tmp_path / "docs", suites=[suite(0)]).validate(
+        "custom.reuse", df)[1] == []
+    def definitions():  # suites, validation definitions, checkpoints (not the results)
+        return sorted((str(p), p.stat().st_mtime_ns) for p in gx_root.rglob("*.json")
+                      if "uncommitted" not in p.parts)
+
+    stored = definitions()
+    assert len(stored) >= 3
+    # same definition in a new process-like runner: nothing rewritten, same verdict
+    assert Runner(root=gx_root, docs=tmp_path / "docs", suites=[suite(0)]).validate(
+        "custom.reuse", df)[1] == []
+    assert definitions() == stored
+    # a changed definition replaces the stored suite: the stricter range now fails
+    n, fails = Runner(root=gx_root, docs=tmp_path / "docs", suites=[suite(2)]).validate(
+        "custom.reuse", df)
+    assert n == 1 and len(fails) == 1 and fails[0].unexpected_count == 1
 
 
 def test_validate_raw_on_a_loaded_warehouse(env, runner):
@@ -254,3 +288,73 @@ def test_arrivals_classify_expected_facilities(env):
     assert early.waiting_for == ["C330122001", "H330102002"] and not early.done
     late = check_arrivals(env.landing.root, date(2025, 3, 1), now=datetime(2025, 3, 2, 10, 1))
     assert late.cutoff_passed and late.done and late.waiting_for == early.waiting_for
+
+
+def test_validation_results_are_recorded_by_the_pipeline_and_published(env, runner, monkeypatch,
+                                                                       tmp_path):
+    import functools
+
+    from conftest import TEST_KEY
+    from handmade import VISIT_HEADER, visit
+
+    from grassroots import build, quality
+    from grassroots.pipeline import run_pipeline
+    from grassroots.publish import publish_serving
+    from grassroots.superset import authoring
+
+    env.landing.delivery("2025-03-01", "C330102001",
+                         {"outpatient_visits": (VISIT_HEADER, [visit("V1"), visit("V2")])})
+    # no dbt here (slow): the marts validation then records a failure per missing mart table
+    monkeypatch.setattr(build, "build", lambda warehouse: None)
+    for name in ("validate_raw", "validate_marts"):
+        monkeypatch.setattr(quality, name, functools.partial(getattr(quality, name), runner=runner))
+    got = run_pipeline(env.landing.root, env.warehouse, key=TEST_KEY, log=lambda *_: None).quality
+    assert set(got) == {"raw", "marts"} and got["raw"].success and not got["marts"].success
+
+    def results():
+        return env.sql("SELECT layer, business_date, success, evaluated, failed, errored, warnings,"
+                       " outliers, suites, failed_checks FROM audit.validation_results"
+                       " ORDER BY recorded_at")
+
+    def expected(r: QualityResult) -> tuple:
+        return (r.layer, date(2025, 3, 1), r.success, r.evaluated, len(r.failures),
+                sum(f.errored for f in r.failures), len(r.warnings), len(r.outliers),
+                len(r.suites), quality.history.failed_checks(r))
+
+    assert results() == [expected(got["raw"]), expected(got["marts"])]
+    marts = got["marts"]
+    listed = results()[1][-1].split(",")
+    assert listed[:20] == [f.check_id for f in marts.failures][:20] and len(listed) <= 21
+    assert sorted(env.sql("SELECT check_id, category, severity FROM audit.validation_failures"
+                          " WHERE layer = 'marts'")) == sorted(
+        (f.check_id, f.category, f.severity) for f in marts.failures + marts.warnings)
+    # every failure row belongs to its run's result row
+    assert env.sql("SELECT count(*) FROM audit.validation_failures f ANTI JOIN"
+                   " audit.validation_results r USING (business_date, layer, recorded_at)") == [(0,)]
+
+    # re-validating appends (history); the dashboards take the latest run per date and layer
+    fixed = QualityResult.from_dict(marts.to_dict())
+    fixed.success, fixed.failures = True, []
+    quality.record(env.warehouse, fixed.to_dict())  # the XCom form is accepted too
+    assert len(results()) == 3
+
+    with duckdb.connect(str(env.warehouse)) as con:  # publish needs a marts schema
+        con.execute("CREATE SCHEMA marts; CREATE TABLE marts.mart_x AS SELECT 1 AS x")
+    serving = publish_serving(env.warehouse, tmp_path / "serving.duckdb")
+    with duckdb.connect(str(serving), read_only=True) as con:
+        for t in ("validation_results", "validation_failures"):
+            assert sorted(con.execute(f"SELECT * FROM audit.{t}").fetchall()) == sorted(
+                env.sql(f"SELECT * FROM audit.{t}"))
+        latest = con.execute("SELECT layer_name, failed, passed FROM ("
+                             f"{authoring.DS['validation_runs'].sql}) ORDER BY 1").fetchall()
+        assert latest == [("原始层", 0, got["raw"].evaluated), ("指标层", 0, marts.evaluated)]
+        assert con.execute(f"SELECT count(*) FROM ({authoring.DS['validation_failures'].sql})"
+                           " WHERE layer_name = '指标层'").fetchone() == (0,)
+
+    # a warehouse from before the history tables: the serving file still has them, empty
+    with duckdb.connect(str(env.warehouse)) as con:
+        con.execute("DROP TABLE audit.validation_results; DROP TABLE audit.validation_failures")
+    serving = publish_serving(env.warehouse, tmp_path / "serving.duckdb")
+    with duckdb.connect(str(serving), read_only=True) as con:
+        assert con.execute("SELECT (SELECT count(*) FROM audit.validation_results),"
+                           " (SELECT count(*) FROM audit.validation_failures)").fetchone() == (0, 0)

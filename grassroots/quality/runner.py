@@ -3,14 +3,18 @@
 GX's SQL datasource does not work on DuckDB (shared/notes/stack.md), so every table is read with
 ``duckdb.connect(path, read_only=True)`` into a DataFrame and validated through a pandas
 datasource: one dataframe asset, whole-dataframe batch definition, validation definition and
-checkpoint (with an ``UpdateDataDocsAction``) per suite.  The GX project is a file context
-(``GRASSROOTS_GX_DIR``, default ``<GRASSROOTS_HOME>/gx``) whose suites are refreshed from
-``expectations/suites/*.json`` on every run; Data Docs go to ``GRASSROOTS_DATA_DOCS`` (default
-``<GRASSROOTS_HOME>/data_docs``).  Great Expectations is imported lazily (≈10 s) and quietly.
+checkpoint per suite.  The GX project is a file context (``GRASSROOTS_GX_DIR``, default
+``<GRASSROOTS_HOME>/gx``); a suite is re-created from ``expectations/suites/*.json`` only when
+its definition changed.  Data Docs (``GRASSROOTS_DATA_DOCS``, default
+``<GRASSROOTS_HOME>/data_docs``) are built once per layer for that run's results — not by an
+``UpdateDataDocsAction`` per checkpoint, which rebuilt the index 44 times a run.  Great
+Expectations is imported lazily (≈10 s) and quietly.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import warnings
@@ -27,6 +31,8 @@ log = logging.getLogger(__name__)
 
 SITE = "grassroots"
 DATASOURCE = "grassroots_frames"
+# bump when the way suites become checkpoints changes: every suite is then re-created
+_LAYOUT_VERSION = 2
 
 
 def home_dir() -> Path:
@@ -78,14 +84,15 @@ class Runner:
             "show_how_to_buttons": False,
             "store_backend": {"class_name": "TupleFilesystemStoreBackend",
                               "base_directory": str(self.docs)},
-            # the index lists the latest results only: a year of daily runs stays fast
+            # the index lists the latest results only (about two runs of every suite): it is
+            # rebuilt on every run, so its cost must not grow with history
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder",
-                                   "validation_results_limit": 500},
+                                   "validation_results_limit": 100},
         }
         if SITE not in sites:
             self.ctx.add_data_docs_site(SITE, wanted)
-        elif sites[SITE] != wanted and dict(sites[SITE]).get("store_backend", {}).get(
-                "base_directory") != str(self.docs):
+        elif json.dumps(sites[SITE], sort_keys=True, default=str) != json.dumps(
+                wanted, sort_keys=True):
             self.ctx.update_data_docs_site(SITE, wanted)
         try:
             self.source = self.ctx.data_sources.get(DATASOURCE)
@@ -94,39 +101,77 @@ class Runner:
         self.suite_defs = {s["name"]: s for s in (suites if suites is not None
                                                    else checks.load_suites())}
         self._checkpoints: dict[str, object] = {}
+        self._pending: list = []  # result ids whose Data Docs pages are not built yet
 
     def _checkpoint(self, name: str):
+        """The suite's checkpoint, reusing what the file context already holds.
+
+        The suite is (re)written only when its definition changed (a fingerprint in its meta):
+        re-adding 44 suites, their validation definitions and checkpoints on every run cost more
+        than validating the data.
+        """
         if name in self._checkpoints:
             return self._checkpoints[name]
         gx = self.gx
         spec = self.suite_defs[name]
-        suite = gx.ExpectationSuite(name=name, meta=spec.get("meta", {}))
-        for e in spec["expectations"]:
-            # add_expectation (not add_expectation_configuration, which upserts by domain and
-            # would merge two range checks of one column)
-            suite.add_expectation(self._conf(type=e["type"], kwargs=dict(e["kwargs"]),
-                                             meta=dict(e["meta"])).to_domain_obj())
-        suite = self.ctx.suites.add_or_update(suite)
-        asset_name = name
+        fingerprint = hashlib.sha256(json.dumps(
+            [spec, _LAYOUT_VERSION], sort_keys=True, default=str).encode()).hexdigest()
         try:
-            asset = self.source.get_asset(asset_name)
+            current = self.ctx.checkpoints.get(f"cp.{name}")
+            if self.ctx.suites.get(name).meta.get("fingerprint") == fingerprint:
+                self._checkpoints[name] = current
+                return current
+        except Exception:  # noqa: BLE001 — absent or unreadable: (re)create below
+            pass
+        # every expectation given to the constructor (add_expectation_configuration upserts by
+        # domain and would merge two range checks of one column)
+        suite = gx.ExpectationSuite(
+            name=name, meta={**spec.get("meta", {}), "fingerprint": fingerprint},
+            expectations=[self._conf(type=e["type"], kwargs=dict(e["kwargs"]),
+                                     meta=dict(e["meta"])).to_domain_obj()
+                          for e in spec["expectations"]])
+        for factory, key in ((self.ctx.checkpoints, f"cp.{name}"),
+                             (self.ctx.validation_definitions, f"vd.{name}"),
+                             (self.ctx.suites, name)):
+            try:
+                factory.delete(key)
+            except Exception:  # noqa: BLE001 — not there
+                pass
+        suite = self.ctx.suites.add(suite)
+        try:
+            asset = self.source.get_asset(name)
         except LookupError:
-            asset = self.source.add_dataframe_asset(asset_name)
+            asset = self.source.add_dataframe_asset(name)
         try:
             batch_def = asset.get_batch_definition("whole")
         except (KeyError, LookupError, ValueError):
             batch_def = asset.add_batch_definition_whole_dataframe("whole")
-        vd = self.ctx.validation_definitions.add_or_update(
+        vd = self.ctx.validation_definitions.add(
             gx.ValidationDefinition(name=f"vd.{name}", data=batch_def, suite=suite))
-        cp = self.ctx.checkpoints.add_or_update(gx.Checkpoint(
-            name=f"cp.{name}",
-            validation_definitions=[vd],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs",
-                                                        site_names=[SITE])],
+        # no UpdateDataDocsAction here: it rebuilds the site index per suite; Data Docs are
+        # built once per layer for all of its results (:meth:`build_docs`)
+        cp = self.ctx.checkpoints.add(gx.Checkpoint(
+            name=f"cp.{name}", validation_definitions=[vd], actions=[],
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10},
         ))
         self._checkpoints[name] = cp
         return cp
+
+    def build_docs(self) -> None:
+        """Render the pages of the results validated since the last call, and the index."""
+        result_ids, self._pending = self._pending, []
+        if not result_ids:
+            return
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+        )
+
+        suites = {ExpectationSuiteIdentifier(name=r.expectation_suite_identifier.name)
+                  for r in result_ids}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.ctx.build_data_docs(site_names=[SITE],
+                                     resource_identifiers=[*result_ids, *suites])
 
     def validate(self, name: str, df: pd.DataFrame) -> tuple[int, list[Failure]]:
         """Run suite ``name`` on ``df``; returns (expectations evaluated, failures incl. warnings)."""
@@ -136,6 +181,7 @@ class Runner:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = cp.run(batch_parameters={"dataframe": _for_gx(df)})
+        self._pending.extend(res.run_results.keys())
         out: list[Failure] = []
         n = 0
         for vr in res.run_results.values():
@@ -259,6 +305,7 @@ def validate_raw(warehouse: Path, business_date: date | None = None, *,
                 df = con.execute(f"SELECT * FROM {name}").df()
             n, fails = runner.validate(name, df)
             _collect(res, name, n, fails)
+    runner.build_docs()
     return res
 
 
@@ -283,6 +330,7 @@ def validate_marts(warehouse: Path, business_date: date | None = None, *,
     n, fails = runner.validate(checks.OUTLIER_SUITE, frame)
     _collect(res, checks.OUTLIER_SUITE, n, fails)
     res.outliers = outliers_from(frame)
+    runner.build_docs()
     return res
 
 

@@ -98,10 +98,12 @@ def _runner(s: Settings):
 
 
 def run_validate_raw(bd: date, s: Settings | None = None) -> dict:
+    from grassroots.quality.history import record
     from grassroots.quality.runner import validate_raw
 
     s = s or Settings.from_env()
     res = validate_raw(s.warehouse, bd, runner=_runner(s))
+    record(s.warehouse, res)  # after validation closed its read-only connection
     log.info(res.summary())
     for f in res.failures + res.warnings:
         log.warning("%s %s %s: %s", f.severity, f.check_id, f.category, f.observed)
@@ -109,10 +111,12 @@ def run_validate_raw(bd: date, s: Settings | None = None) -> dict:
 
 
 def run_validate_marts(bd: date, s: Settings | None = None) -> dict:
+    from grassroots.quality.history import record
     from grassroots.quality.runner import validate_marts
 
     s = s or Settings.from_env()
     res = validate_marts(s.warehouse, bd, runner=_runner(s))
+    record(s.warehouse, res)
     log.info(res.summary())
     for f in res.failures + res.warnings:
         log.warning("%s %s %s: %s", f.severity, f.check_id, f.category, f.observed)

@@ -30,6 +30,8 @@ ERROR_SELECTORS = [
     ".chart-container .error",
 ]
 
+WIDTH, HEIGHT = 1600, 2600  # the window; the viewport is a little shorter
+
 JS_STATE = """
 const holders = document.querySelectorAll('[data-test="dashboard-component-chart-holder"]');
 const loading = document.querySelectorAll('.loading, [data-test="loading-indicator"], .ant-skeleton');
@@ -50,7 +52,7 @@ def driver(user_data: str) -> webdriver.Chrome:
     opts.binary_location = "/usr/bin/chromium"
     for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-              "--disable-dev-shm-usage", "--window-size=1600,2600", "--lang=zh-CN",
+              "--disable-dev-shm-usage", f"--window-size={WIDTH},{HEIGHT}", "--lang=zh-CN",
               f"--user-data-dir={user_data}"]:
         opts.add_argument(a)
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
@@ -87,8 +89,17 @@ def main(cfg_path: str) -> None:
                     if stable >= 2:
                         break
                 time.sleep(1.5)  # let echarts finish its animation before the screenshot
+                # a dashboard longer than the viewport: grow the window (for this shot only) so the
+                # screenshot shows every chart
+                extra = d.execute_script(
+                    "return document.documentElement.scrollHeight - window.innerHeight")
+                if extra > 0:
+                    d.set_window_size(WIDTH, HEIGHT + extra)
+                    time.sleep(2)  # charts re-layout to the new size
                 png = shots / f"{dash['slug']}.png"
                 d.save_screenshot(str(png))
+                if extra > 0:
+                    d.set_window_size(WIDTH, HEIGHT)
                 text = state.pop("text", "")
                 print("@@JSON " + json.dumps({
                     "slug": dash["slug"], **state, "seconds": round(time.monotonic() - start, 1),

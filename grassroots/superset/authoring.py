@@ -9,6 +9,7 @@ Conventions
 * Datasets are virtual (SQL over the serving file): a mart joined to the name dimensions
   (``dims.*``), every one with a ``month`` date column so the month filter applies everywhere,
   and Chinese names in ``district_name`` / ``community_name`` / ``team_name`` / ``facility_name``.
+  The GX history datasets read ``audit.validation_*`` (latest run per business date and layer).
 * Rates are metrics ``SUM(num) / NULLIF(SUM(den), 0)``: any roll-up is a ratio of sums.
 * Targets come from ``reference.metric_catalogue`` at query time (column ``target_<code>``,
   metric ``target_<code>`` = MAX), drawn as a second line next to the rate.
@@ -54,6 +55,20 @@ def zh(code: str, fallback: str | None = None) -> str:
 LEVEL_NAME = (
     "case {c} when 'grassroots' then '基层医疗卫生机构' when 'level_1' then '一级医院'"
     " when 'level_2' then '二级医院' when 'level_3' then '三级医院' else '未定级医院' end"
+)
+
+
+LAYER_NAME = "case {c} when 'raw' then '原始层' when 'marts' then '指标层' else {c} end"
+# Kahn et al. data-quality categories of the GX checks (expectations/README.md)
+CATEGORY_NAME = (
+    "case {c} when 'conformance' then '一致性' when 'completeness' then '完整性'"
+    " when 'plausibility' then '合理性' else {c} end"
+)
+# GX validation history (grassroots.quality.history): a re-validated business date has several
+# runs, the latest one per layer counts
+LATEST_RUNS = (
+    "select * from audit.validation_results where business_date is not null qualify"
+    " row_number() over (partition by business_date, layer order by recorded_at desc) = 1"
 )
 
 
@@ -427,6 +442,52 @@ left join dims.dim_facility f on f.facility_code = u.facility_code""",
          ("facility_name", V, "医疗机构"), ("reason_name", V, "隔离原因"), ("quarantined_rows", I, "隔离行数")],
         [total("quarantined_rows", "隔离行数")],
     ),
+    Dataset(
+        "validation_runs",
+        f"""select date_trunc('month', v.business_date)::date as month, v.business_date,
+  {LAYER_NAME.format(c='v.layer')} as layer_name, v.evaluated, v.evaluated - v.failed as passed, v.failed,
+  v.errored, v.warnings, v.outliers, v.suites, v.failed_checks
+from ({LATEST_RUNS}) v""",
+        [("month", D, "月份"), ("business_date", D, "业务日期"), ("layer_name", V, "校验层"),
+         ("evaluated", I, "已评估期望数"), ("passed", I, "通过期望数"), ("failed", I, "未通过（错误级）"),
+         ("errored", I, "执行出错"), ("warnings", I, "警告"), ("outliers", I, "异常波动机构"),
+         ("suites", I, "校验套件数"), ("failed_checks", V, "未通过检查项")],
+        [rate("gx_pass_rate", "passed", "evaluated", "期望通过率", ".2%"),
+         total("failed", "未通过（错误级）"), total("warnings", "警告"), total("outliers", "异常波动机构"),
+         total("evaluated", "已评估期望数")],
+    ),
+    Dataset(
+        "validation_categories",
+        f"""select date_trunc('month', r.business_date)::date as month, r.business_date,
+  {LAYER_NAME.format(c='r.layer')} as layer_name, {CATEGORY_NAME.format(c='c.category')} as category_name,
+  count(f.check_id) filter (where f.severity = 'error') as failed,
+  count(f.check_id) filter (where f.severity = 'warning') as warnings
+from ({LATEST_RUNS}) r
+cross join (select unnest(['conformance', 'completeness', 'plausibility']) as category
+            union select category from audit.validation_failures) c
+left join audit.validation_failures f on f.business_date = r.business_date and f.layer = r.layer
+  and f.recorded_at = r.recorded_at and f.category = c.category
+group by all""",
+        [("month", D, "月份"), ("business_date", D, "业务日期"), ("layer_name", V, "校验层"),
+         ("category_name", V, "质量类别"), ("failed", I, "未通过（错误级）"), ("warnings", I, "警告")],
+        [("not_passed", "SUM(failed) + SUM(warnings)", "未通过与警告期望数", ",d"),
+         total("failed", "未通过（错误级）"), total("warnings", "警告")],
+    ),
+    Dataset(
+        "validation_failures",
+        f"""select date_trunc('month', f.business_date)::date as month, f.business_date,
+  {LAYER_NAME.format(c='f.layer')} as layer_name, f.suite, f.check_id,
+  {CATEGORY_NAME.format(c='f.category')} as category_name,
+  case f.severity when 'error' then '错误' when 'warning' then '警告' else f.severity end as severity_name,
+  f.observed, coalesce(f.unexpected_count, 0) as unexpected_count
+from audit.validation_failures f
+join ({LATEST_RUNS}) r using (business_date, layer, recorded_at)""",
+        [("month", D, "月份"), ("business_date", D, "业务日期"), ("layer_name", V, "校验层"),
+         ("suite", V, "校验套件"), ("check_id", V, "检查项"), ("category_name", V, "质量类别"),
+         ("severity_name", V, "严重程度"), ("observed", V, "观测值"), ("unexpected_count", I, "异常行数")],
+        [("failing_days", "COUNT(DISTINCT business_date)", "未通过天数", ",d"),
+         total("unexpected_count", "异常行数")],
+    ),
 ]
 DS = {d.key: d for d in DATASETS}
 
@@ -489,7 +550,7 @@ def big(key, title, ds, metric, fmt=".1%", filters=None, x="month", width=3, gra
 
 
 def line(key, title, ds, metrics, fmt=".1%", groupby=None, filters=None, x="month", width=6, bar=False,
-         grain="P1M"):
+         grain="P1M", truncate_y=False):
     viz = "echarts_timeseries_bar" if bar else "echarts_timeseries_line"
     p = _base(viz, filters, x) | {
         "x_axis": x, "time_grain_sqla": grain, "metrics": metrics, "groupby": groupby or [],
@@ -501,6 +562,8 @@ def line(key, title, ds, metrics, fmt=".1%", groupby=None, filters=None, x="mont
     }
     if bar:
         p |= {"orientation": "vertical", "stack": "Stack" if groupby else None}
+    if truncate_y:  # the axis fits the data instead of starting at 0 (rates close to 100 %)
+        p["truncateYAxis"] = True
     return Chart(key, title, viz, ds, p, [_axis(x, grain), *(groupby or [])], metrics, width=width)
 
 
@@ -737,7 +800,8 @@ DASHBOARDS: list[Dashboard] = [
     ),
     Dashboard(
         "quality", "数据质量", "shuju-zhiliang",
-        "机构数据上报完整率与及时率（DHIS2 口径）、隔离原因分布与趋势。",
+        "机构数据上报完整率与及时率（DHIS2 口径）、隔离原因分布与趋势；Great Expectations 校验结果随时间变化"
+        "（每个业务日期、每层取最近一次校验；期望通过率 = (已评估 − 错误级未通过) / 已评估，警告不计为未通过）。",
         [
             [big("dq_comp", zh("delivery_completeness_rate"), "delivery_quality", "delivery_completeness_rate",
                  x="business_date", width=4, grain="P1D"),
@@ -755,6 +819,18 @@ DASHBOARDS: list[Dashboard] = [
                  fmt=",d", horizontal=True, width=6)],
             [line("dq_quar_trend", "隔离行数趋势（按周、按原因）", "quarantine_reasons", ["quarantined_rows"],
                   fmt=",d", groupby=["reason_name"], width=12, bar=True, x="business_date", grain="P1W")],
+            [line("dq_gx_pass", "GX 校验：期望通过率（按日、按层）", "validation_runs", ["gx_pass_rate"],
+                  fmt=".2%", groupby=["layer_name"], x="business_date", grain="P1D", width=4,
+                  truncate_y=True),
+             line("dq_gx_fail", "GX 校验：未通过、警告与异常波动（按日）", "validation_runs",
+                  ["failed", "warnings", "outliers"], fmt=",d", bar=True, x="business_date", grain="P1D",
+                  width=4),
+             line("dq_gx_cat", "GX 校验：未通过与警告（按日、按质量类别）", "validation_categories",
+                  ["not_passed"], fmt=",d", groupby=["category_name"], bar=True, x="business_date",
+                  grain="P1D", width=4)],
+            [table("dq_gx_checks", "GX 未通过的检查项（各业务日期最近一次校验）", "validation_failures",
+                   ["check_id", "layer_name", "category_name", "severity_name"],
+                   ["failing_days", "unexpected_count"], sort="failing_days")],
         ],
         ["district", "facility", "month"],
     ),

@@ -4,7 +4,7 @@ The column lists and types come from the dbt contracts (``dbt/models/marts/**/*.
 sample follows the real marts whenever they change.  Values are random but keyed on a small,
 consistent region (2 districts, 3 communities, 4 facilities of which 2 hospitals, 3 teams, 12
 months).  The metric catalogue is the real dbt seed; the name dimensions mirror the
-intermediate models the publisher reads.
+intermediate models the publisher reads; ``audit.validation_*`` holds a month of GX results.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from __future__ import annotations
 import csv
 import itertools
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import duckdb
 import yaml
+
+from grassroots.warehouse import VALIDATION_DDL
 
 ROOT = Path(__file__).resolve().parents[2]
 MARTS_DIR = ROOT / "dbt" / "models" / "marts"
@@ -153,6 +155,37 @@ def _plausible_ratios(con, cat: list[dict], contracts: dict) -> None:
                     )
 
 
+SAMPLE_CHECKS = [  # layer, suite, check_id, category, severity
+    ("raw", "raw.outpatient_visits", "raw.outpatient_visits:total_fee:column_values_to_be_between",
+     "plausibility", "error"),
+    ("raw", "raw.outpatient_visits", "raw.outpatient_visits:visit_type:column_values_to_be_in_set",
+     "conformance", "error"),
+    ("marts", "marts.mart_grassroots_visits",
+     "marts.mart_grassroots_visits:grassroots_share:column_values_to_be_between", "plausibility",
+     "warning"),
+    ("marts", "outliers.visit_volume", "outliers.visit_volume:z_score:column_values_to_be_between",
+     "plausibility", "warning"),
+]
+
+
+def _validation_history(con: duckdb.DuckDBPyConnection, rng: random.Random) -> None:
+    """A GX result per day and layer, some days with failures (the 数据质量 trend charts)."""
+    con.execute(VALIDATION_DDL)
+    for d in DAYS:
+        at = datetime.combine(d + timedelta(days=1), time(7, 30))
+        for layer, evaluated, suites in (("raw", 447, 14), ("marts", 380, 30)):
+            fails = [c for c in SAMPLE_CHECKS if c[0] == layer and rng.random() < 0.25]
+            errors = [c for c in fails if c[4] == "error"]
+            con.execute(
+                "insert into audit.validation_results values (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
+                [d, layer, not errors, evaluated, len(errors), len(fails) - len(errors),
+                 sum(c[1] == "outliers.visit_volume" for c in fails), suites,
+                 ",".join(c[2] for c in errors) or None, at])
+            for _, suite, cid, cat, sev in fails:
+                con.execute("insert into audit.validation_failures values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [d, layer, suite, cid, cat, sev, "3 unexpected (0.50%)", 3, at])
+
+
 def build_sample_warehouse(path: Path, *, seed: int = 7) -> Path:
     """Write a small DuckDB warehouse with schemas marts, reference, intermediate, staging."""
     path = Path(path)
@@ -224,6 +257,7 @@ def build_sample_warehouse(path: Path, *, seed: int = 7) -> Path:
         con.executemany(
             "insert into staging.stg_raw__teams values (?,?,?)", [[t[0], t[1], t[2]] for t in TEAMS]
         )
+        _validation_history(con, rng)
     finally:
         con.close()
     return path
