@@ -360,7 +360,9 @@ class Bench:
         self.save()
 
         self.log(f"[{residents}] full job: {long_h} days in one run")
-        full = self.job(f"{residents}-long", landing, wdir / "long.duckdb", date_to=end_long)
+        # validated like ``grassroots run``: the run's newest business date
+        full = self.job(f"{residents}-long", landing, wdir / "long.duckdb", date_to=end_long,
+                        business_date=end_long)
         entry["full"] = full
         rows = entry["scan"]["rows"]
         for k in ("ingest", "build", "validate", "publish"):
@@ -379,7 +381,7 @@ class Bench:
             if tag == "short":
                 self.log(f"[{residents}] history of {short_h} days")
                 inc["short_history"] = self.job(f"{residents}-{tag}", landing, wh,
-                                                date_to=hist_end)
+                                                date_to=hist_end, business_date=hist_end)
             bd = hist_end + timedelta(days=1)
             self.log(f"[{residents}] incremental day {bd} ({label})")
             inc[label] = self.job(f"{residents}-{tag}", landing, wh, date_to=bd,

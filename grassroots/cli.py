@@ -127,7 +127,9 @@ def demo(
     console.rule("2. pipeline: ingest → dbt build → validations → serving copy")
     key, source = load_hmac_key(warehouse)
     console.print(f"HMAC key for id numbers: {source}")
-    run_pipeline(landing, warehouse, key=key, serving=serving, progress=True, log=console.print)
+    # two weeks of raw-layer validations, so the data-quality dashboard shows a trend
+    run_pipeline(landing, warehouse, key=key, serving=serving, progress=True,
+                 raw_history_days=13, log=console.print)
     target = docs_generate(warehouse)
     docs = home / "dbt-docs"
     shutil.rmtree(docs, ignore_errors=True)

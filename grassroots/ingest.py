@@ -30,7 +30,6 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -105,6 +104,7 @@ class DataFile:
     header: list[str] | None = None
     rejected: tuple[str, str] | None = None  # (reason, detail) for a whole-file rejection
     file_id: int = 0
+    data: bytes | None = None  # the file's bytes while its chunk loads (hashed, archived once)
 
 
 @dataclass
@@ -122,6 +122,7 @@ class Delivery:
     rows_loaded: int = 0
     rows_quarantined: int = 0
     archive_path: str | None = None
+    manifest: bytes | None = None  # manifest.json as delivered
     file_problems: list[tuple[str, str, str]] = field(default_factory=list)  # file, reason, detail
     prior: list = field(default_factory=list)  # audit rows already recorded for this facility-day
 
@@ -155,7 +156,7 @@ def read_manifest(d: Delivery, facilities: set[str]) -> None:
     if not mpath.is_file():
         d.status, d.detail = "incomplete", "manifest.json missing"
         return
-    raw = mpath.read_bytes()
+    raw = d.manifest = mpath.read_bytes()
     try:
         m = json.loads(raw.decode("utf-8-sig"))
         if not isinstance(m, dict):
@@ -222,24 +223,31 @@ def read_manifest(d: Delivery, facilities: set[str]) -> None:
     ).hexdigest()
 
 
-def verify_files(d: Delivery) -> None:
-    """Completeness: every listed file present with its stated sha256 (row counts come later)."""
+def verify_files(d: Delivery, *, checksums: bool = True) -> None:
+    """Completeness: every listed file present with its stated sha256 (row counts come later).
+
+    ``checksums=False`` leaves the sha256 to :func:`check_checksum` when the file is read for
+    loading (one read instead of two); it is only used when nothing else can be wrong.
+    """
     missing = [f.file_name for f in d.files if not f.path.is_file()]
     if missing:
         d.status, d.detail = "incomplete", "listed files missing: " + ", ".join(missing)
         return
     for f in d.files:
-        f.actual_sha256 = sha256_file(f.path)
-        if f.sha256 is None or f.actual_sha256 != str(f.sha256).lower():
-            d.file_problems.append(
-                (f.file_name, "checksum_mismatch",
-                 f"sha256 is {f.actual_sha256}, manifest says {f.sha256}")
-            )
+        if checksums:
+            check_checksum(d, f, sha256_file(f.path))
         if f.rows is None:
             d.file_problems.append((f.file_name, "row_count_mismatch", "manifest rows missing"))
     if d.file_problems:
         d.status = "incomplete"
         d.detail = "; ".join(f"{f}: {r}" for f, r, _ in d.file_problems)
+
+
+def check_checksum(d: Delivery, f: DataFile, actual: str) -> None:
+    f.actual_sha256 = actual
+    if f.sha256 is None or actual != str(f.sha256).lower():
+        d.file_problems.append(
+            (f.file_name, "checksum_mismatch", f"sha256 is {actual}, manifest says {f.sha256}"))
 
 
 def scan_landing(landing: Path, date_from: date | None, date_to: date | None) -> list[Delivery]:
@@ -262,7 +270,7 @@ def scan_landing(landing: Path, date_from: date | None, date_to: date | None) ->
 
 def prepare_file(f: DataFile, encoding: str, ds: Dataset, tmp: Path) -> None:
     """Decode by the declared encoding and check the header; sets ``rejected`` on failure."""
-    data = f.path.read_bytes()
+    data = f.data = f.path.read_bytes()
     codec = _ENCODINGS[encoding]
     try:
         text = data.decode(codec)
@@ -498,10 +506,7 @@ class _Run:
         self.audit_rows: list[Delivery] = []
         con.execute("CREATE OR REPLACE TEMP TABLE _stage_files_all (file_id INTEGER, path VARCHAR, "
                     "facility_code VARCHAR, business_date DATE, version INTEGER, file_name VARCHAR)")
-        # archive copies run beside DuckDB's reads (file system calls release the GIL); every
-        # copy is awaited before the transaction commits
-        self._copies = ThreadPoolExecutor(max_workers=4, thread_name_prefix="archive")
-        self._copying: list[Future] = []
+        self._made: set[Path] = set()  # archive folders created in this run
 
     def _register_files(self, items: list[StageInput]) -> None:
         _insert_rows(
@@ -569,32 +574,34 @@ class _Run:
             self.reference_loaded.append(name)
 
     # -- archive ------------------------------------------------------------------------------
-    def _archive_file(self, src: Path, rel_dir: Path) -> Path:
+    def _archive_file(self, src: Path, rel_dir: Path, data: bytes | None = None) -> Path:
+        """Copy ``src`` (or its bytes already read) into the archive, unless already there."""
         dest_dir = self.archive / rel_dir
         dest = dest_dir / src.name
         if not dest.exists():
-            dest_dir.mkdir(parents=True, exist_ok=True)
+            if rel_dir not in self._made:
+                dest_dir.mkdir(parents=True, exist_ok=True)
+                self._made.add(rel_dir)
             tmp = dest_dir / f".{src.name}.part"
-            shutil.copyfile(src, tmp)
+            if data is None:
+                shutil.copyfile(src, tmp)
+            else:
+                tmp.write_bytes(data)
             os.replace(tmp, dest)
         return dest
 
     def archive_delivery(self, d: Delivery) -> None:
         rel = (Path("extracts") / d.business_date.isoformat() / d.facility_code
                / f"v{d.version}-{(d.content_sha256 or 'none')[:12]}")
-        for src in [d.folder / "manifest.json", *(f.path for f in d.files)]:
-            if src.is_file():
-                self._copying.append(self._copies.submit(self._archive_file, src, rel))
+        if d.manifest is not None:
+            self._archive_file(d.folder / "manifest.json", rel, d.manifest)
+        for f in d.files:
+            if f.data is not None:  # read for loading: written from memory, not read again
+                self._archive_file(f.path, rel, f.data)
+                f.data = None
+            elif f.path.is_file():
+                self._archive_file(f.path, rel)
         d.archive_path = str(self.archive / rel)
-
-    def finish_archive(self) -> None:
-        """Wait for every archive copy; the first failure is raised (the run then rolls back)."""
-        copying, self._copying = self._copying, []
-        try:
-            for fut in copying:
-                fut.result()
-        finally:
-            self._copies.shutdown(wait=True, cancel_futures=True)
 
     # -- deliveries ------------------------------------------------------------------------
     def classify(self, deliveries: list[Delivery]) -> list[Delivery]:
@@ -615,12 +622,14 @@ class _Run:
                 (v, c) == (d.version, d.content_sha256) and s != "incomplete" for v, c, s in prior
             ):
                 continue  # seen before (loaded, conflict, superseded): a no-op, nothing re-read
+            loaded = next(((v, c) for v, c, s in prior if s == "loaded"), None)
             if d.status == "loaded":
-                verify_files(d)
+                # a delivery that will load is hashed when read for loading (load_chunk)
+                will_load = not loaded or loaded[0] < d.version
+                verify_files(d, checksums=not will_load or any(f.rows is None for f in d.files))
             if d.status in ("incomplete", "rejected"):
                 self._note(d, prior)
                 continue
-            loaded = next(((v, c) for v, c, s in prior if s == "loaded"), None)
             if loaded and loaded[0] == d.version:
                 d.status = "conflict"
                 d.detail = (f"version {d.version} was already loaded with other content; "
@@ -652,12 +661,22 @@ class _Run:
         self.audit_rows.append(d)
 
     def load_chunk(self, chunk: list[Delivery]) -> None:
+        try:
+            self._load_chunk(chunk)
+        finally:  # the bytes of files not archived (incomplete deliveries) are not kept
+            for d in chunk:
+                for f in d.files:
+                    f.data = None
+
+    def _load_chunk(self, chunk: list[Delivery]) -> None:
         con = self.con
         items: dict[str, list[StageInput]] = {ds.name: [] for ds in DAILY}
         for d in chunk:
             for f in d.files:
                 f.file_id = self._file_id()
                 prepare_file(f, d.encoding or "utf-8", DATASETS[f.dataset], self.tmp)
+                if f.actual_sha256 is None:
+                    check_checksum(d, f, hashlib.sha256(f.data).hexdigest())
                 it = StageInput(f, d.facility_code, d.business_date, d.version)
                 if f.rejected:
                     continue
@@ -677,7 +696,9 @@ class _Run:
         good: list[Delivery] = []
         for d in chunk:
             for f in d.files:
-                if not f.rejected and counts[f.file_id] != f.rows:
+                # (a checksum mismatch alone makes the delivery incomplete)
+                if not f.rejected and counts[f.file_id] != f.rows and not any(
+                        p[1] == "checksum_mismatch" for p in d.file_problems):
                     d.file_problems.append((f.file_name, "row_count_mismatch",
                                             f"{counts[f.file_id]} data rows, manifest says {f.rows}"))
             if d.file_problems:
@@ -886,7 +907,6 @@ def ingest(
         with tempfile.TemporaryDirectory(prefix="grassroots-stage-",
                                          dir=warehouse.parent) as tmp:
             con.execute("BEGIN TRANSACTION")
-            run = None
             try:
                 run = _Run(con, landing, archive, Path(tmp), progress)
                 run.load_reference()
@@ -895,7 +915,6 @@ def ingest(
                 for chunk in _progress(chunks, progress, "loading facility-days"):
                     run.load_chunk(chunk)
                 run.write_audit()
-                run.finish_archive()
                 report = _report(run)
                 if not run.changed:
                     con.execute("ROLLBACK")
@@ -908,8 +927,6 @@ def ingest(
                 return report
             except BaseException:
                 con.execute("ROLLBACK")
-                if run is not None:
-                    run._copies.shutdown(wait=True, cancel_futures=True)
                 raise
     finally:
         con.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +43,12 @@ def run_pipeline(
     validate: bool = True,
     serving: Path | None = None,
     progress: bool = False,
+    raw_history_days: int = 0,
     log=print,
 ) -> PipelineResult:
+    """``raw_history_days``: also validate (and record) the raw layer of that many business
+    days before the newest, as their nightly runs would have — the demo loads months at once,
+    and this gives its data-quality trend a history."""
     report = ingest(landing, warehouse, key=key, archive=archive, date_from=date_from,
                     date_to=date_to, progress=progress)
     log(report.summary())
@@ -62,9 +66,16 @@ def run_pipeline(
     if validate and business_date is not None:
         from grassroots import alerts, quality
 
-        result.quality["raw"] = quality.validate_raw(warehouse, business_date)
+        runner = quality.Runner()
+        for back in range(raw_history_days, 0, -1):
+            day = business_date - timedelta(days=back)
+            quality.record(warehouse, quality.validate_raw(warehouse, day, runner=runner))
+        if raw_history_days:
+            log(f"raw layer of the {raw_history_days} days before {business_date} validated")
+        result.quality["raw"] = quality.validate_raw(warehouse, business_date, runner=runner)
         if build:
-            result.quality["marts"] = quality.validate_marts(warehouse, business_date)
+            result.quality["marts"] = quality.validate_marts(warehouse, business_date,
+                                                             runner=runner)
         for res in result.quality.values():  # validation has closed its read-only connection
             quality.record(warehouse, res)
         log(f"validations of {business_date}: " + ", ".join(

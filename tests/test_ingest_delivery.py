@@ -328,3 +328,33 @@ def test_table_hashes_see_a_change(env: Env) -> None:
     env.landing.delivery("2025-03-01", C, {"outpatient_visits": (VISIT_HEADER, [visit("V1")])})
     env.run()
     assert table_hashes(env.warehouse) != a
+
+
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_a_bad_checksum_beats_conflict_and_supersession(env: Env, version: int) -> None:
+    """Whatever the version, a file whose bytes do not match the manifest makes the folder
+    incomplete — whether it would have loaded (hashed while read for loading), conflicted with
+    the loaded version or been superseded by it (hashed before deciding)."""
+    env.landing.delivery("2025-03-01", C, {"outpatient_visits": (VISIT_HEADER, [visit("V1")])},
+                         version=2)
+    env.run()
+    folder = env.landing.delivery("2025-03-01", C, {
+        "outpatient_visits": (VISIT_HEADER, [visit("V1", total_fee="90.00")])}, version=version)
+    target = folder / "outpatient_visits.csv"
+    target.write_bytes(target.read_bytes().replace(b"90.00", b"80.00"))
+    env.run()
+    assert deliveries(env) == sorted([(C, "2025-03-01", 2, "loaded"),
+                                      (C, "2025-03-01", version, "incomplete")],
+                                     key=lambda r: (r[2], r[3]))
+    assert env.sql("SELECT reason FROM audit.quarantine") == [("checksum_mismatch",)]
+    assert visits(env) == [("V1", "100.00", "2025-03-01", 2)]
+
+
+def test_the_archive_holds_the_bytes_delivered(env: Env) -> None:
+    folder = env.landing.delivery("2025-03-01", C, {
+        "outpatient_visits": (VISIT_HEADER, [visit("V1")]),
+        "prescriptions": (RX_HEADER, [rx("P1", 1, "V1")])}, encoding="gbk")
+    env.run()
+    (arch,) = env.sql("SELECT archive_path FROM audit.deliveries")[0]
+    for name in ("manifest.json", "outpatient_visits.csv", "prescriptions.csv"):
+        assert (Path(arch) / name).read_bytes() == (folder / name).read_bytes()
