@@ -157,13 +157,14 @@ def bench(
     charts: Annotated[bool, typer.Option(help="Time the dashboard chart queries (largest size).")] = True,
     window_hours: Annotated[float, typer.Option(help="Nightly window for the capacity estimate.")] = 6.0,
     largest_first: Annotated[bool, typer.Option(help="Measure the largest size first.")] = False,
+    keep: Annotated[bool, typer.Option(help="Keep the other sizes' results in results.json.")] = False,
 ) -> None:
     """Benchmark: raw scan vs ingest/dbt/whole job, incremental days, chart queries, capacity."""
     from grassroots.bench import run_bench
 
     run_bench(out, data or _home() / "bench", [int(x) for x in sizes.split(",") if x.strip()],
               days=days, seed=seed, charts=charts, window_hours=window_hours,
-              order="largest" if largest_first else "smallest", log=console.print)
+              order="largest" if largest_first else "smallest", keep=keep, log=console.print)
     console.print((out / "results.md").read_text())
 
 

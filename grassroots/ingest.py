@@ -3,7 +3,9 @@
 One run = one DuckDB transaction: a run killed half-way leaves the warehouse as it was, and the
 next run redoes the work.  Files are parsed and validated set-based in DuckDB (typed
 ``read_csv`` of all files of a dataset at once, rules as SQL from ``grassroots.rules``); Python
-only walks folders, reads manifests and hashes/decodes whole files.
+only walks folders, reads manifests and reads each data file once — its sha256, the encoding
+check and the archive copy all come from that one read (the landing zone's cost is bound by
+file count more than by bytes).
 
 What happens to a facility-day folder (``extracts/<date>/<facility>/``):
 

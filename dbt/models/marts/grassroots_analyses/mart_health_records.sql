@@ -44,11 +44,7 @@ events as (
 ),
 
 active as (
-    select distinct p.as_of_date, e.resident_id
-    from events as e
-    inner join performance_period as p
-        on e.event_date <= p.as_of_date
-       and e.event_date > cast({{ dbt.dateadd('day', -var('active_record_days'), 'p.as_of_date') }} as date)
+    {{ active_on('records', 'events', var('active_record_days')) }}
 ),
 
 summary as (
