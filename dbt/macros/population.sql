@@ -20,31 +20,3 @@
         or {{ r }}.low_income
     )
 {%- endmacro %}
-
-{#-
-  Rows of `rows_rel` (columns as_of_date, resident_id) whose resident had an event of
-  `events_rel` (resident_id, event_date) in the `days` days up to as_of_date — (as_of - days + 1)
-  .. as_of.  On DuckDB an ASOF join finds each row's latest event on or before the date (one
-  sort); a range join of every event with every month-end grew with the months of history.
-  Spark has no ASOF join: it keeps the range join.
--#}
-{% macro active_on(rows_rel, events_rel, days) -%}
-    {{ return(adapter.dispatch('active_on', 'grassroots')(rows_rel, events_rel, days)) }}
-{%- endmacro %}
-
-{% macro default__active_on(rows_rel, events_rel, days) -%}
-    select r.as_of_date, r.resident_id
-    from {{ rows_rel }} as r
-    asof inner join {{ events_rel }} as e
-        on e.resident_id = r.resident_id and e.event_date <= r.as_of_date
-    where e.event_date > cast({{ dbt.dateadd('day', -days, 'r.as_of_date') }} as date)
-{%- endmacro %}
-
-{% macro spark__active_on(rows_rel, events_rel, days) -%}
-    select distinct r.as_of_date, r.resident_id
-    from {{ rows_rel }} as r
-    inner join {{ events_rel }} as e
-        on e.resident_id = r.resident_id
-       and e.event_date <= r.as_of_date
-       and e.event_date > cast({{ dbt.dateadd('day', -days, 'r.as_of_date') }} as date)
-{%- endmacro %}

@@ -4,6 +4,10 @@
 -- Age and period membership are evaluated by each mart at the end of its reporting period, so a
 -- diagnosis counts only from its date on.  Residents without a record cannot be placed in a
 -- community and are not in the population-based marts.
+-- A table: five marts read it, and as a view each recomputed the first diagnoses (6 M visits at
+-- 1 M residents).
+{{ config(materialized='table') }}
+
 with records as (
     select * from {{ ref('int_health_records_current') }}
 ),

@@ -2,10 +2,16 @@
 -- records: residents whose (current) record was registered on or before the date, one per
 -- resident; complete: the six completeness fields non-empty; active: any outpatient visit,
 -- chronic follow-up, checkup, signing or record update (the spec's list; inpatient stays are not
--- in it) in the 365 days up to the
--- date ((as_of - 364 days) .. as_of).  Denominator population: population.csv of the year.
+-- in it) in the 365 days up to the date ((as_of - 364 days) .. as_of).  Denominator population:
+-- population.csv of the year.
+-- Why no residents x month-ends table: it grew with every month of history (10 M rows at 1 M
+-- residents after a year).  Records are counted by registration month and summed up to each
+-- month; activity is kept as one span of months per resident and event month, counted with
+-- +1 / -1 at the span's ends.
+{%- set activity_stop = month_of(dbt.dateadd('day', var('active_record_days'), 'e.last_event')) %}
+
 with performance_period as (
-    select as_of_date, year from {{ ref('int_calendar_months') }}
+    select month, as_of_date, year from {{ ref('int_calendar_months') }}
 ),
 
 communities as (
@@ -19,44 +25,86 @@ population as (
 ),
 
 residents as (
-    select resident_id, region_code, registered_date, is_complete
+    -- a record counts at every month-end from its registration month's on
+    select resident_id, region_code, {{ month_of('registered_date') }} as registered_month, is_complete
     from {{ ref('int_residents_enriched') }}
 ),
 
-records as (
-    select p.as_of_date, r.region_code, r.resident_id, r.is_complete
+registered as (
+    select
+        region_code,
+        registered_month,
+        count(*) as records,
+        {{ count_where('is_complete') }} as complete_records
+    from residents
+    group by region_code, registered_month
+),
+
+record_counts as (
+    select
+        p.as_of_date,
+        g.region_code,
+        {{ sum_int('g.records') }} as records,
+        {{ sum_int('g.complete_records') }} as complete_records
     from performance_period as p
-    inner join residents as r on r.registered_date <= p.as_of_date
+    inner join registered as g on g.registered_month <= p.month
+    group by p.as_of_date, g.region_code
 ),
 
 events as (
     select resident_id, {{ to_date('visit_time') }} as event_date
     from {{ ref('int_outpatient_visits_current') }}
-    union
+    union all
     select resident_id, followup_date from {{ ref('int_chronic_followups_current') }}
-    union
+    union all
     select resident_id, checkup_date from {{ ref('int_health_checkups_current') }}
-    union
+    union all
     select resident_id, sign_date from {{ ref('int_signings_current') }}
-    union
+    union all
     select resident_id, updated_date from {{ ref('int_health_records_current') }}
     where updated_date is not null
 ),
 
-active as (
-    {{ active_on('records', 'events', var('active_record_days')) }}
+event_months as (
+    select resident_id, {{ month_of('event_date') }} as month, max(event_date) as last_event
+    from events
+    group by resident_id, {{ month_of('event_date') }}
 ),
 
-summary as (
+spans as (
+    -- From an event month up to the resident's next one, the latest event on or before each
+    -- month-end is that month's last_event: the resident is active at those month-ends while
+    -- month-end <= last_event + (days - 1), i.e. in the months before the month of
+    -- last_event + days.  Months are counted from the record's registration on.
     select
-        r.as_of_date,
         r.region_code,
-        count(*) as records,
-        {{ count_where('r.is_complete') }} as complete_records,
-        {{ count_where('a.resident_id is not null') }} as active_records
-    from records as r
-    left join active as a on a.as_of_date = r.as_of_date and a.resident_id = r.resident_id
-    group by r.as_of_date, r.region_code
+        greatest(e.month, r.registered_month) as first_month,
+        coalesce(
+            least(lead(e.month) over (partition by e.resident_id order by e.month), {{ activity_stop }}),
+            {{ activity_stop }}
+        ) as stop_month
+    from event_months as e
+    inner join residents as r on r.resident_id = e.resident_id
+    where r.registered_month is not null
+),
+
+span_ends as (
+    select region_code, first_month as month, 1 as delta from spans where first_month < stop_month
+    union all
+    select region_code, stop_month, -1 from spans where first_month < stop_month
+),
+
+active_deltas as (
+    select region_code, month, {{ sum_int('delta') }} as delta
+    from span_ends
+    group by region_code, month
+),
+
+active_counts as (
+    select p.as_of_date, d.region_code, {{ sum_int('d.delta') }} as active_records
+    from performance_period as p
+    inner join active_deltas as d on d.month <= p.month
+    group by p.as_of_date, d.region_code
 )
 
 select
@@ -64,13 +112,14 @@ select
     c.region_code,
     c.district_code,
     coalesce(pop.population, 0) as population,
-    coalesce(s.records, 0) as records,
-    {{ safe_divide('coalesce(s.records, 0)', 'pop.population') }} as record_rate,
-    coalesce(s.complete_records, 0) as complete_records,
-    {{ safe_divide('coalesce(s.complete_records, 0)', 's.records') }} as completeness_rate,
-    coalesce(s.active_records, 0) as active_records,
-    {{ safe_divide('coalesce(s.active_records, 0)', 's.records') }} as activation_rate
+    coalesce(rc.records, 0) as records,
+    {{ safe_divide('coalesce(rc.records, 0)', 'pop.population') }} as record_rate,
+    coalesce(rc.complete_records, 0) as complete_records,
+    {{ safe_divide('coalesce(rc.complete_records, 0)', 'rc.records') }} as completeness_rate,
+    coalesce(ac.active_records, 0) as active_records,
+    {{ safe_divide('coalesce(ac.active_records, 0)', 'rc.records') }} as activation_rate
 from performance_period as p
 cross join communities as c
 left join population as pop on pop.region_code = c.region_code and pop.year = p.year
-left join summary as s on s.as_of_date = p.as_of_date and s.region_code = c.region_code
+left join record_counts as rc on rc.as_of_date = p.as_of_date and rc.region_code = c.region_code
+left join active_counts as ac on ac.as_of_date = p.as_of_date and ac.region_code = c.region_code
