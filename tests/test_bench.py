@@ -27,6 +27,7 @@ def test_bench_runs_on_a_tiny_region(tmp_path, monkeypatch):
     assert saved["sizes"][0]["residents"] == 2000
     s = saved["sizes"][0]
     assert s["scan"]["rows"] > 0 and s["scan"]["seconds"] > 0
+    assert len(s["scan"]["runs"]) == 3 and min(s["scan"]["runs"]) <= s["scan"]["seconds"]
     assert s["full"]["ingest"]["rows"] > 0
     assert s["full"]["total_seconds"] > 0 and s["pipeline_over_scan"] > 0
     assert s["incremental"]["history_days"] == {"short": 3, "long": 9}
