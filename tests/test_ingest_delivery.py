@@ -358,3 +358,28 @@ def test_the_archive_holds_the_bytes_delivered(env: Env) -> None:
     (arch,) = env.sql("SELECT archive_path FROM audit.deliveries")[0]
     for name in ("manifest.json", "outpatient_visits.csv", "prescriptions.csv"):
         assert (Path(arch) / name).read_bytes() == (folder / name).read_bytes()
+
+
+def test_files_are_read_ahead_and_archived_across_chunks(env: Env) -> None:
+    # two business dates more than a chunk apart: the second chunk's files are read (and
+    # hashed) by the I/O thread while the first loads
+    folders = [env.landing.delivery(day, C, {"outpatient_visits": (VISIT_HEADER, [visit(v)])})
+               for day, v in (("2025-03-01", "V1"), ("2025-05-01", "V2"))]
+    rep = env.run()
+    assert rep.statuses == {"loaded": 2}
+    assert [v[0] for v in visits(env)] == ["V1", "V2"]
+    for folder, (arch,) in zip(folders, env.sql(
+            "SELECT archive_path FROM audit.deliveries ORDER BY business_date"), strict=True):
+        assert (Path(arch) / "outpatient_visits.csv").read_bytes() == (
+            folder / "outpatient_visits.csv").read_bytes()
+
+
+def test_an_archive_that_cannot_be_written_fails_the_run_and_loads_nothing(env: Env) -> None:
+    env.landing.delivery("2025-03-01", C, {"outpatient_visits": (VISIT_HEADER, [visit("V1")])})
+    blocked = env.tmp / "archive-is-a-file"
+    blocked.write_text("not a folder")
+    with pytest.raises(OSError):
+        env.run(archive=blocked)
+    assert env.sql("SELECT count(*) FROM raw.outpatient_visits") == [(0,)]
+    assert env.sql("SELECT count(*) FROM audit.deliveries") == [(0,)]
+    assert env.run().statuses == {"loaded": 1}  # and the next run loads it
