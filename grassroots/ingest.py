@@ -5,7 +5,8 @@ next run redoes the work.  Files are parsed and validated set-based in DuckDB (t
 ``read_csv`` of all files of a dataset at once, rules as SQL from ``grassroots.rules``); Python
 only walks folders, reads manifests and reads each data file once — its sha256, the encoding
 check and the archive copy all come from that one read (the landing zone's cost is bound by
-file count more than by bytes).
+file count more than by bytes).  One I/O thread reads the next chunk's files and writes the
+archive while DuckDB loads the current chunk; the run commits only after every archive write.
 
 What happens to a facility-day folder (``extracts/<date>/<facility>/``):
 
