@@ -313,7 +313,8 @@ def _landing(data: Path, residents: int, days: int, seed: int, log) -> tuple[Pat
 
 class Bench:
     def __init__(self, out: Path, data: Path, log=print) -> None:
-        self.out, self.data, self.log = Path(out), Path(data), log
+        # absolute: dbt runs in dbt/ and its target path must still be found from here
+        self.out, self.data, self.log = Path(out), Path(data).resolve(), log
         self.chart_size: int | None = None
         self.out.mkdir(parents=True, exist_ok=True)
         self.data.mkdir(parents=True, exist_ok=True)
