@@ -513,7 +513,8 @@ def render_markdown(r: dict[str, Any]) -> str:
              f"1-minute load average during the stages {_loads(r)} (above {m['cpus']} the "
              "timings include waiting for the CPU). The raw scan reads warm files (a read-through "
              "first), as the stages after it do, and is the median of "
-             f"{_scan_repeats(r)} timed reads.", ""]
+             f"{_scan_repeats(r)} timed reads (their range in brackets: the noise of this "
+             "machine).", ""]
     lines += ["| residents | days | CSV rows | CSV MB | raw scan s | ingest s | dbt build s "
               "(models/tests) | validate s | publish s | job s | job rows/s | job / scan "
               "(≤ 3) | peak MB ingest / dbt | inc. day after 30 d s | after 360 d s | ratio (≤ 1.3) |",
@@ -523,7 +524,8 @@ def render_markdown(r: dict[str, Any]) -> str:
         if not sc:
             continue
         row = [f"{s['residents']:,}", str(s["days"]), f"{sc['rows']:,}", _f(sc["bytes"] / 2**20, 0),
-               _f(sc["seconds"])]
+               _f(sc["seconds"]) + (f" ({min(sc['runs']):.1f}–{max(sc['runs']):.1f})"
+                                    if len(sc.get("runs", [])) > 1 else "")]
         if fu:
             dbt = fu["build"].get("dbt", {})
             row += [_f(fu["ingest"]["seconds"]),
