@@ -29,21 +29,62 @@ population as (
     group by region_code, year
 ),
 
-resident_status as (
+resident_groups as (
+    -- Residents alike at every month-end, counted together (a residents x month-ends table was
+    -- 10 M rows at 1 M residents after a year): the same community, record flags and months of
+    -- first diagnosis (a diagnosis counts at a month-end iff its month has begun), and the same
+    -- birth month -- at a month-end, age depends only on the birth year and month, the
+    -- month-end being on or after any birthday of its month, except for 29 February births at
+    -- 28 February: those keep their date.
+    select
+        region_code,
+        case
+            when extract(month from birth_date) = 2 and extract(day from birth_date) = 29 then birth_date
+            else {{ month_of('birth_date') }}
+        end as birth_date,
+        pregnant,
+        tuberculosis,
+        severe_mental_disorder,
+        disability,
+        low_income,
+        hypertension_flag,
+        diabetes_flag,
+        {{ month_of('first_hypertension_dx_date') }} as first_hypertension_dx_date,
+        {{ month_of('first_diabetes_dx_date') }} as first_diabetes_dx_date,
+        count(*) as residents
+    from residents
+    group by
+        region_code,
+        case
+            when extract(month from birth_date) = 2 and extract(day from birth_date) = 29 then birth_date
+            else {{ month_of('birth_date') }}
+        end,
+        pregnant,
+        tuberculosis,
+        severe_mental_disorder,
+        disability,
+        low_income,
+        hypertension_flag,
+        diabetes_flag,
+        {{ month_of('first_hypertension_dx_date') }},
+        {{ month_of('first_diabetes_dx_date') }}
+),
+
+community_counts as (
     -- every resident with a health record (placed by its community of residence, the current
-    -- record's) at every month-end, with age, groups and their counted contract.  Not limited to
-    -- records registered by then: a contract signed before the record was keyed still counts.
+    -- record's) at every month-end: key population and disease groups known from records.  Not
+    -- limited to records registered by then: a contract signed before the record was keyed
+    -- still counts.
     select
         p.as_of_date,
-        p.year,
-        r.resident_id,
-        r.region_code,
-        {{ age_at('r.birth_date', 'p.as_of_date') }} as age,
-        {{ is_key_population('r', age_at('r.birth_date', 'p.as_of_date'), 'p.as_of_date') }} as is_key,
-        {{ is_hypertension('r', 'p.as_of_date') }} as is_hypertension,
-        {{ is_diabetes('r', 'p.as_of_date') }} as is_diabetes
+        g.region_code,
+        {{ sum_int('g.residents') }} as registered_residents,
+        {{ sum_int("case when " ~ is_key_population('g', age_at('g.birth_date', 'p.as_of_date'), 'p.as_of_date') ~ " then g.residents else 0 end") }} as key_population,
+        {{ sum_int("case when " ~ is_hypertension('g', 'p.as_of_date') ~ " then g.residents else 0 end") }} as hypertension_patients,
+        {{ sum_int("case when " ~ is_diabetes('g', 'p.as_of_date') ~ " then g.residents else 0 end") }} as diabetes_patients
     from performance_period as p
-    cross join residents as r
+    cross join resident_groups as g
+    group by p.as_of_date, g.region_code
 ),
 
 contracts as (
@@ -55,32 +96,21 @@ contracts as (
     from {{ ref('int_contracts_active_month_end') }} as c
 ),
 
-signed as (
-    select * from contracts where pick = 1
-),
-
 status as (
+    -- signed residents with a health record at each month-end, with age and groups at the date
     select
-        rs.*,
+        s.as_of_date,
+        r.region_code,
         s.team_code,
         s.package_code,
         s.is_combo_111,
-        s.resident_id is not null as is_signed
-    from resident_status as rs
-    left join signed as s on s.as_of_date = rs.as_of_date and s.resident_id = rs.resident_id
-),
-
-community_counts as (
-    -- key population and disease groups known from records, for the community
-    select
-        as_of_date,
-        region_code,
-        count(*) as registered_residents,
-        {{ count_where('is_key') }} as key_population,
-        {{ count_where('is_hypertension') }} as hypertension_patients,
-        {{ count_where('is_diabetes') }} as diabetes_patients
-    from status
-    group by as_of_date, region_code
+        {{ age_at('r.birth_date', 's.as_of_date') }} as age,
+        {{ is_key_population('r', age_at('r.birth_date', 's.as_of_date'), 's.as_of_date') }} as is_key,
+        {{ is_hypertension('r', 's.as_of_date') }} as is_hypertension,
+        {{ is_diabetes('r', 's.as_of_date') }} as is_diabetes
+    from contracts as s
+    inner join residents as r on r.resident_id = s.resident_id
+    where s.pick = 1
 ),
 
 team_counts as (
@@ -100,7 +130,6 @@ team_counts as (
         {{ count_where("package_code = 'personalized'") }} as package_personalized,
         {{ count_where("package_code = 'checkup'") }} as package_checkup
     from status
-    where is_signed
     group by as_of_date, region_code, team_code
 ),
 
