@@ -29,13 +29,12 @@ population as (
     group by region_code, year
 ),
 
-resident_groups as (
-    -- Residents alike at every month-end, counted together (a residents x month-ends table was
-    -- 10 M rows at 1 M residents after a year): the same community, record flags and months of
-    -- first diagnosis (a diagnosis counts at a month-end iff its month has begun), and the same
-    -- birth month -- at a month-end, age depends only on the birth year and month, the
-    -- month-end being on or after any birthday of its month, except for 29 February births at
-    -- 28 February: those keep their date.
+resident_keys as (
+    -- What decides a resident's groups at a month-end, and nothing finer: residents with the same
+    -- keys are counted together (a residents x month-ends table was 10 M rows at 1 M residents
+    -- after a year).  A diagnosis counts at a month-end iff its month has begun; age at a
+    -- month-end depends only on the birth year and month, the month-end being on or after any
+    -- birthday of its month -- except for 29 February births at 28 February: those keep their date.
     select
         region_code,
         case
@@ -50,24 +49,17 @@ resident_groups as (
         hypertension_flag,
         diabetes_flag,
         {{ month_of('first_hypertension_dx_date') }} as first_hypertension_dx_date,
-        {{ month_of('first_diabetes_dx_date') }} as first_diabetes_dx_date,
-        count(*) as residents
+        {{ month_of('first_diabetes_dx_date') }} as first_diabetes_dx_date
     from residents
-    group by
-        region_code,
-        case
-            when extract(month from birth_date) = 2 and extract(day from birth_date) = 29 then birth_date
-            else {{ month_of('birth_date') }}
-        end,
-        pregnant,
-        tuberculosis,
-        severe_mental_disorder,
-        disability,
-        low_income,
-        hypertension_flag,
-        diabetes_flag,
-        {{ month_of('first_hypertension_dx_date') }},
-        {{ month_of('first_diabetes_dx_date') }}
+),
+
+resident_groups as (
+    {%- set keys = ['region_code', 'birth_date', 'pregnant', 'tuberculosis', 'severe_mental_disorder',
+                    'disability', 'low_income', 'hypertension_flag', 'diabetes_flag',
+                    'first_hypertension_dx_date', 'first_diabetes_dx_date'] %}
+    select {{ keys | join(', ') }}, count(*) as residents
+    from resident_keys
+    group by {{ keys | join(', ') }}
 ),
 
 community_counts as (
