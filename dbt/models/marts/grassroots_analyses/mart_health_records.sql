@@ -8,8 +8,6 @@
 -- residents after a year).  Records are counted by registration month and summed up to each
 -- month; activity is kept as one span of months per resident and event month, counted with
 -- +1 / -1 at the span's ends.
-{%- set activity_stop = month_of(dbt.dateadd('day', var('active_record_days'), 'e.last_event')) %}
-
 with performance_period as (
     select month, as_of_date, year from {{ ref('int_calendar_months') }}
 ),
@@ -25,7 +23,7 @@ population as (
 ),
 
 residents as (
-    -- a record counts at every month-end from its registration month's on
+    -- a record counts at every month-end from the end of its registration month on
     select resident_id, region_code, {{ month_of('registered_date') }} as registered_month, is_complete
     from {{ ref('int_residents_enriched') }}
 ),
@@ -79,9 +77,10 @@ spans as (
     select
         r.region_code,
         greatest(e.month, r.registered_month) as first_month,
-        coalesce(
-            least(lead(e.month) over (partition by e.resident_id order by e.month), {{ activity_stop }}),
-            {{ activity_stop }}
+        -- least() skips the null lead of the last event month (DuckDB and Spark alike)
+        least(
+            lead(e.month) over (partition by e.resident_id order by e.month),
+            {{ month_of(dbt.dateadd('day', var('active_record_days'), 'e.last_event')) }}
         ) as stop_month
     from event_months as e
     inner join residents as r on r.resident_id = e.resident_id
