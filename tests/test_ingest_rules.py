@@ -181,3 +181,50 @@ def test_quoted_fields_commas_and_line_breaks(env) -> None:
         record("R0000000001", allergy_history='青霉素, "头孢"\n过敏')])})
     env.run()
     assert env.sql("SELECT allergy_history FROM raw.health_records") == [('青霉素, "头孢"\n过敏',)]
+
+
+
+def test_records_are_numbered_alike_whether_files_are_streamed_or_read_one_by_one(env) -> None:
+    """Files without quotes are read as one concatenated stream, the others file by file
+    (``ingest.stage``): every record keeps its own file's record number either way, across line
+    endings, encodings, a BOM, column orders, short records and a missing final line break."""
+    from datetime import date
+
+    from handmade import to_csv
+
+    def lines(day: int, n: int, header: list[str] = VISIT_HEADER) -> list[str]:
+        """The header and n records, without line breaks."""
+        rows = [visit(f"V{day}{k}", when=f"2025-03-0{day}T09:00:00", department_code="内科")
+                for k in range(1, n + 1)]
+        return to_csv(header, rows).split("\r\n")[:-1]
+
+    short = "V9,C330102001,R1"  # too few fields
+    h1, v11, v12 = lines(1, 2)
+    h2, v21, v22, v23 = lines(2, 3)
+    h3, v31, v32, v33 = lines(3, 3)
+    h5, v51, v52 = lines(5, 2)
+    deliveries = {
+        1: ("\r\n".join([h1, v11, short, v12]) + "\r\n", {}),  # CRLF
+        2: ("\n".join([h2, short, v21, v22, v23, short]), {}),  # LF, no final line break
+        3: (("\r\n".join([h3, v31, v32, short, v33]) + "\r\n").encode("gbk"), {"encoding": "gbk"}),
+        4: ("\r\n".join(lines(4, 2, VISIT_HEADER[::-1])) + "\r\n", {"bom": True}),
+        # a quoted line break: read on its own; V51 is record 2 on lines 2-3
+        5: ("\r\n".join([h5, v51.replace("内科", '"内\r\n科"'), short, v52]) + "\r\n", {}),
+        6: (lines(6, 0)[0] + "\r\n", {}),  # the header only
+    }
+    for day, (content, kw) in deliveries.items():
+        env.landing.delivery(f"2025-03-0{day}", CENTRE, {"outpatient_visits": content}, **kw)
+    report = env.run(date_to=date(2025, 3, 6))
+    assert report.statuses == {"loaded": 6}
+    assert env.sql("SELECT business_date::VARCHAR, line_no, reason FROM audit.quarantine "
+                   "ORDER BY 1, 2") == [
+        ("2025-03-01", 3, "type_error"), ("2025-03-02", 2, "type_error"),
+        ("2025-03-02", 6, "type_error"), ("2025-03-03", 4, "type_error"),
+        ("2025-03-05", 3, "type_error")]
+    assert env.sql("SELECT visit_id, _line_no, department_code FROM raw.outpatient_visits "
+                   "ORDER BY 1") == [
+        ("V11", 2, "内科"), ("V12", 4, "内科"),
+        ("V21", 3, "内科"), ("V22", 4, "内科"), ("V23", 5, "内科"),
+        ("V31", 2, "内科"), ("V32", 3, "内科"), ("V33", 5, "内科"),
+        ("V41", 2, "内科"), ("V42", 3, "内科"),
+        ("V51", 2, "内\r\n科"), ("V52", 4, "内科")]
