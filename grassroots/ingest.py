@@ -47,7 +47,7 @@ from grassroots.contract import (
     Column,
     Dataset,
 )
-from grassroots.rules import checks_for, typed
+from grassroots.rules import checks_for, duplicates_sql, typed
 from grassroots.warehouse import ensure_schema
 
 # Reference snapshots load in dependency order (facilities refer to regions, teams to facilities).
@@ -418,8 +418,7 @@ def stage(con: duckdb.DuckDBPyConnection, ds: Dataset, items: list[StageInput], 
             )
             SELECT {select}, x._fid, coalesce(s.line_no, x._k + 1), x._dfac, x._dbd, x._dver,
                    x._dfname
-            FROM numbered x LEFT JOIN slots s ON s._fid = x._fid AND s._k = x._k
-            ORDER BY x._fid, x._k"""
+            FROM numbered x LEFT JOIN slots s ON s._fid = x._fid AND s._k = x._k"""
         )
 
     # DuckDB reports a short record once per missing field: keep the first
@@ -496,6 +495,7 @@ def validate_and_load(
         for c in checks
     )
     con.execute(f"DROP TABLE IF EXISTS {table}_checked")
+    con.execute(duplicates_sql(ds, table))
     con.execute(
         f"""CREATE TEMP TABLE {table}_checked AS
             SELECT v.*, list_filter([{failures}], lambda x: x IS NOT NULL) AS _failures

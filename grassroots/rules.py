@@ -95,13 +95,20 @@ def _lit(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
+def duplicates_sql(ds: Dataset, table: str) -> str:
+    """The temp table ``_dups`` the duplicate_key check reads: keys repeated within a file."""
+    keys = ", ".join(f'"{k}"' for k in ds.key)
+    return (f"CREATE OR REPLACE TEMP TABLE _dups AS SELECT _file_id, {keys} FROM {table} "
+            f"GROUP BY _file_id, {keys} HAVING count(*) > 1")
+
+
 def checks_for(ds: Dataset, *, delivering: bool) -> list[Check]:
     """All row checks of a dataset, in reason precedence order.
 
     ``delivering``: rows come from a facility-day folder (daily datasets), so rows must belong to
     the delivering facility or one of its stations, and dates may not pass the business_date.
     Reference tables it checks against: ``raw.facilities``, ``raw.teams``, ``raw.drugs``,
-    ``raw.regions`` and the temp table ``icd10_categories``.
+    ``raw.regions`` and the temp tables ``icd10_categories`` and ``_dups``.
     """
     out: list[Check] = []
     cols = ds.columns
@@ -265,11 +272,14 @@ def checks_for(ds: Dataset, *, delivering: bool) -> list[Check]:
                 _lit("direction disagrees with the facilities' levels: ") + f" || {q('direction')}",
             )
         )
-    key_cols = ", ".join(q(k) for k in ds.key)
+    # _dups: (file, key) pairs seen more than once, computed by the loader (``duplicates_sql``);
+    # a semi-join keeps the rows in file order where a window over the key would not
+    same = " AND ".join(["d._file_id = v._file_id"]
+                        + [f'd."{k}" IS NOT DISTINCT FROM {q(k)}' for k in ds.key])
     out.append(
         Check(
             "duplicate_key",
-            f"count(*) OVER (PARTITION BY v._file_id, {key_cols}) > 1",
+            f"EXISTS (SELECT 1 FROM _dups d WHERE {same})",
             _lit(f"key ({', '.join(ds.key)}) occurs more than once in the file"),
         )
     )
