@@ -19,7 +19,8 @@ What happens to a facility-day folder (``extracts/<date>/<facility>/``):
   ``conflict`` (nothing changes);  lower version than the loaded one: ``superseded``;
 * otherwise it loads: the earlier version's rows go (every dataset of that facility-day, so a
   dataset absent from the new manifest is removed), the new rows come in; a file with a bad
-  encoding or a missing column is rejected whole, bad rows are quarantined, the rest loads.
+  encoding or a missing column, or one the CSV reader cannot parse (``type_error``), is rejected
+  whole, bad rows are quarantined, the rest loads.
 """
 
 from __future__ import annotations
@@ -337,6 +338,26 @@ _CSV = ("header = true, auto_detect = false, delim = ',', quote = '\"', escape =
         "rejects_scan = '_rej_scan', null_padding = false")
 
 
+def _unreadable(paths: list[str], columns: str) -> dict[str, str]:
+    """Files the CSV reader fails on outright, with the first line of its message (one read of
+    them all on a scratch connection; file by file only when that fails)."""
+    scratch = duckdb.connect()
+    try:
+        def fails(ps: list[str]) -> str | None:
+            try:
+                scratch.execute(f"CREATE OR REPLACE TEMP TABLE t AS SELECT * FROM read_csv(?, "
+                                f"{_CSV}, columns = {columns})", [ps])
+            except duckdb.Error as e:
+                return str(e).strip().splitlines()[0]
+            return None
+
+        if not paths or fails(paths) is None:
+            return {}
+        return {p: msg for p in paths if (msg := fails([p])) is not None}
+    finally:
+        scratch.close()
+
+
 def stage(con: duckdb.DuckDBPyConnection, ds: Dataset, items: list[StageInput], table: str,
           tmp: Path) -> None:
     """Read all files of a dataset into a temp table of text columns plus delivery lineage.
@@ -456,7 +477,16 @@ def stage(con: duckdb.DuckDBPyConnection, ds: Dataset, items: list[StageInput], 
                         FROM (SELECT *, rowid FROM _read) r
                         JOIN (SELECT __fid, min(rowid) AS first FROM _read GROUP BY __fid) m
                           USING (__fid)""")
-    for header, files in singles.items():
+    for header, group in singles.items():
+        # a file DuckDB cannot parse at all (e.g. records ending in both CRLF and LF) would abort
+        # the run's transaction: such files are rejected whole, found on a scratch connection
+        unreadable = _unreadable([str(f.read_path) for f in group], colspec(header))
+        for f in group:
+            if str(f.read_path) in unreadable:
+                f.rejected = ("type_error", "unreadable CSV: " + unreadable[str(f.read_path)])
+        files = [f for f in group if not f.rejected]
+        if not files:
+            continue
         con.execute(drop)
         con.execute(f"CREATE TEMP TABLE _read AS SELECT * FROM read_csv(?, {_CSV}, "
                     f"columns = {colspec(header)}, filename = true)",

@@ -228,3 +228,32 @@ def test_records_are_numbered_alike_whether_files_are_streamed_or_read_one_by_on
         ("V31", 2, "内科"), ("V32", 3, "内科"), ("V33", 5, "内科"),
         ("V41", 2, "内科"), ("V42", 3, "内科"),
         ("V51", 2, "内\r\n科"), ("V52", 4, "内科")]
+
+
+def test_a_file_the_csv_reader_cannot_parse_is_rejected_and_the_run_goes_on(env) -> None:
+    """Records ending in both CRLF and LF: without quotes the lines still load (each line is a
+    record); with quotes DuckDB's reader fails on the file, which is rejected whole instead of
+    failing the run."""
+    from handmade import to_csv
+
+    def visits(day: int, ids: list[str], **over: str) -> list[str]:
+        rows = [visit(i, when=f"2025-03-0{day}T09:00:00", **over) for i in ids]
+        return to_csv(VISIT_HEADER, rows).split("\r\n")[:-1]
+
+    h, a1, a2 = visits(1, ["A1", "A2"])
+    env.landing.delivery("2025-03-01", CENTRE, {"outpatient_visits": f"{h}\r\n{a1}\n{a2}\r\n"})
+    h, b1, b2 = visits(2, ["B1", "B2"], department_code="内,科")
+    env.landing.delivery("2025-03-02", CENTRE, {
+        "outpatient_visits": f"{h}\r\n{b1}\n{b2}\r\n",
+        "health_records": (RECORD_HEADER, [record("R0000000001")])})
+    report = env.run()
+    assert report.statuses == {"loaded": 2}
+    assert env.sql("SELECT visit_id, _line_no FROM raw.outpatient_visits ORDER BY 1") == [
+        ("A1", 2), ("A2", 3)]
+    assert env.sql("SELECT count(*) FROM raw.health_records") == [(1,)]
+    q = env.sql("SELECT business_date::VARCHAR, file_name, line_no, reason, detail "
+                "FROM audit.quarantine")
+    assert len(q) == 1 and q[0][:4] == ("2025-03-02", "outpatient_visits.csv", None, "type_error")
+    assert q[0][4].startswith("unreadable CSV: ")
+    assert env.sql("SELECT files_rejected FROM audit.deliveries WHERE business_date = "
+                   "DATE '2025-03-02'") == [(1,)]
