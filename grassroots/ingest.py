@@ -524,12 +524,16 @@ def validate_and_load(
         f"CASE WHEN coalesce({c.condition}, FALSE) THEN '{c.reason}|' || coalesce({c.detail}, '') END"
         for c in checks
     )
-    con.execute(f"DROP TABLE IF EXISTS {table}_checked")
+    # Only the failing rows are materialised (with their reasons): a copy of every staged row
+    # with its failure list cost more than the rules themselves.  (file, line) is a staged row's key.
     con.execute(duplicates_sql(ds, table))
     con.execute(
-        f"""CREATE TEMP TABLE {table}_checked AS
-            SELECT v.*, list_filter([{failures}], lambda x: x IS NOT NULL) AS _failures
-            FROM {table} v"""
+        f"""CREATE OR REPLACE TEMP TABLE {table}_bad AS
+            SELECT * FROM (
+                SELECT v._file_id, v._line_no,
+                       list_filter([{failures}], lambda x: x IS NOT NULL) AS _failures
+                FROM {table} v)
+            WHERE len(_failures) > 0"""
     )
     stored = ds.stored_columns
     target = [c.stored_name for c in stored]
@@ -544,7 +548,8 @@ def validate_and_load(
         values += ["v._file_name", str(batch_id)]  # reference: _file_name holds the sha256
     con.execute(
         f"INSERT INTO raw.{ds.name} ({', '.join(target)}) SELECT {', '.join(values)} "
-        f"FROM {table}_checked v WHERE len(v._failures) = 0 ORDER BY v._file_id, v._line_no"
+        f"FROM {table} v ANTI JOIN {table}_bad b USING (_file_id, _line_no) "
+        "ORDER BY v._file_id, v._line_no"
     )
     fac = "v._delivery_facility" if delivering else (
         'v."facility_code"' if "facility_code" in ds.names else "NULL")
@@ -552,9 +557,10 @@ def validate_and_load(
     con.execute(
         f"""INSERT INTO audit.quarantine
             SELECT {fac}, v._business_date, v._delivery_version, '{ds.name}', {file_name},
-                   v._line_no, split_part(v._failures[1], '|', 1),
-                   array_to_string(v._failures, '; '), {_masked_json(ds)}, {batch_id}
-            FROM {table}_checked v WHERE len(v._failures) > 0 ORDER BY v._file_id, v._line_no"""
+                   v._line_no, split_part(b._failures[1], '|', 1),
+                   array_to_string(b._failures, '; '), {_masked_json(ds)}, {batch_id}
+            FROM {table} v JOIN {table}_bad b USING (_file_id, _line_no)
+            ORDER BY v._file_id, v._line_no"""
     )
     con.execute(
         f"""INSERT INTO audit.quarantine
@@ -707,7 +713,7 @@ class _Run:
             con.execute(f"DELETE FROM raw.{name}")
             validate_and_load(con, ds, "stg_ref", self.batch_id, delivering=False)
             loaded = con.execute(f"SELECT count(*) FROM raw.{name}").fetchone()[0]
-            bad = con.execute("SELECT count(*) FROM stg_ref_checked WHERE len(_failures) > 0"
+            bad = con.execute("SELECT count(*) FROM stg_ref_bad"
                               ).fetchone()[0]
             con.execute("INSERT INTO audit.reference_snapshots VALUES (?, ?, ?, ?, ?, ?, ?)",
                         [name, sha, loaded, bad, self.now, str(arch), self.batch_id])
@@ -868,9 +874,10 @@ class _Run:
                     "good BIGINT, bad BIGINT)")
         for ds in DAILY:
             con.execute(
-                f"""INSERT INTO _dstats SELECT _delivery_facility, _business_date,
-                    count(*) FILTER (WHERE len(_failures) = 0), count(*) FILTER (WHERE len(_failures) > 0)
-                    FROM stg_{ds.name}_checked GROUP BY ALL""")
+                f"""INSERT INTO _dstats SELECT v._delivery_facility, v._business_date,
+                    count(*) - count(b._file_id), count(b._file_id)
+                    FROM stg_{ds.name} v LEFT JOIN stg_{ds.name}_bad b USING (_file_id, _line_no)
+                    GROUP BY ALL""")
             con.execute(
                 f"""INSERT INTO _dstats SELECT sf.facility_code, sf.business_date, 0, count(*)
                     FROM stg_{ds.name}_malformed m JOIN _stage_files_all sf ON sf.file_id = m._file_id
