@@ -115,6 +115,19 @@
 {%- endmacro %}
 
 {#-
+  is_incremental(), and {{ this }} already carries the bookkeeping columns.  A model that an
+  earlier release built as a plain table is recomputed in full once (delete+insert of every key;
+  on_schema_change adds the columns) instead of failing on the missing watermark.
+-#}
+{% macro incremental_ready() -%}
+    {%- if not is_incremental() -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set names = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {{ return('_processed_batch_id' in names) }}
+{%- endmacro %}
+
+{#-
   Latest-wins current state of a daily dataset (incremental, unique_key = the dataset key).
 
   Of all loaded rows of one key (the same id delivered on several business dates), the row of the
@@ -131,12 +144,13 @@
   month_expr: the event month, over alias `c` (the winning row) and whatever `join_sql` joins.
 -#}
 {% macro current_state(dataset, key, month_expr, datasets, join_sql='', extra_touched='') -%}
+{%- set incremental = incremental_ready() -%}
 {%- set stg = ref('stg_raw__' ~ dataset) -%}
 {%- set cols = source_columns(dataset) -%}
 {%- set non_key = [] -%}
 {%- for c in cols -%}{%- if c not in key -%}{%- do non_key.append(c) -%}{%- endif -%}{%- endfor %}
 with
-{% if is_incremental() %}
+{% if incremental %}
 scope as (
     -- (facility, month) pairs whose rows changed since the watermark
     select distinct facility_code, month
@@ -196,7 +210,7 @@ latest as (
     where c._version_rank = 1
 )
 
-{% if is_incremental() %}
+{% if incremental %}
 select
     {%- for k in key %}
     k.{{ k }},

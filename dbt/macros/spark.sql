@@ -42,3 +42,8 @@
     {%- endfor -%}
     {{ return(statements[0] if statements else '') }}
 {% endmacro %}
+
+{#- arg_max (cross_db.sql): Spark calls it max_by. -#}
+{% macro spark__arg_max(expr, key) -%}
+    max_by({{ expr }}, {{ key }})
+{%- endmacro %}

@@ -1,5 +1,14 @@
--- Latest-wins current state of chronic_followups (key: 'followup_id'): of all loaded rows of one key, the row of the latest
--- (_business_date, _delivery_version) wins.  Small dataset: rebuilt in full every run.
-{{ config(materialized='table') }}
+-- Latest-wins current state of chronic_followups (key: 'followup_id'), month of followup_date: see macro current_state.
+-- Incremental like the visits: a year of deliveries holds over a million rows at 1 M residents,
+-- and a full rebuild every night grew with history.
+{{
+    config(
+        materialized=incremental_materialization(),
+        incremental_strategy='delete+insert',
+        unique_key=['followup_id'],
+        post_hook="{{ delete_tombstones() }}",
+        on_schema_change='append_new_columns'
+    )
+}}
 
-{{ latest_wins('chronic_followups', ['followup_id']) }}
+{{ current_state('chronic_followups', ['followup_id'], month_of('c.followup_date'), ['chronic_followups']) }}

@@ -80,12 +80,20 @@ community_counts as (
 ),
 
 contracts as (
+    -- per resident and month-end, the contract that started last (the highest contract_id on a
+    -- tie): an aggregate keyed on start date then id (the date's text is fixed-width), where a
+    -- row_number() window had to sort every contract-month (3 M at 1 M residents after a year)
     select
-        c.*,
-        row_number() over (
-            partition by c.as_of_date, c.resident_id order by c.start_date desc, c.contract_id desc
-        ) as pick
-    from {{ ref('int_contracts_active_month_end') }} as c
+        as_of_date,
+        resident_id,
+        {{ arg_max('team_code', 'pick') }} as team_code,
+        {{ arg_max('package_code', 'pick') }} as package_code,
+        {{ arg_max('is_combo_111', 'pick') }} as is_combo_111
+    from (
+        select c.*, cast(c.start_date as {{ dbt.type_string() }}) || c.contract_id as pick
+        from {{ ref('int_contracts_active_month_end') }} as c
+    ) as c
+    group by as_of_date, resident_id
 ),
 
 status as (
@@ -102,7 +110,6 @@ status as (
         {{ is_diabetes('r', 's.as_of_date') }} as is_diabetes
     from contracts as s
     inner join residents as r on r.resident_id = s.resident_id
-    where s.pick = 1
 ),
 
 team_counts as (
