@@ -880,23 +880,22 @@ def test_incremental_equals_full_refresh(built, tmp_path):
     full = tmp_path / "full.duckdb"
     shutil.copy(inc, full)
     build(full, full_refresh=True)
-    tables = [
-        r[0]
-        for r in _q(
-            full,
-            "select table_name from information_schema.tables "
-            "where table_schema = 'marts' and table_type = 'BASE TABLE'",
-        )
-    ]
-    for t in tables:
-        sql = f"select * from marts.{t}"
+    # every table, the incremental intermediate ones included
+    tables = _q(
+        full,
+        "select table_schema || '.' || table_name from information_schema.tables "
+        "where table_schema in ('marts', 'intermediate') and table_type = 'BASE TABLE'",
+    )
+    assert ("intermediate.int_resident_event_months",) in tables
+    for (t,) in tables:
+        sql = f"select * from {t}"
         a = sorted(
             map(
                 repr,
                 duckdb.connect(str(inc), read_only=True)
                 .execute(sql)
                 .df()
-                .drop(columns=["_processed_batch_id"], errors="ignore")
+                .drop(columns=["_processed_batch_id", "_is_deleted"], errors="ignore")
                 .itertuples(index=False),
             )
         )
@@ -906,7 +905,7 @@ def test_incremental_equals_full_refresh(built, tmp_path):
                 duckdb.connect(str(full), read_only=True)
                 .execute(sql)
                 .df()
-                .drop(columns=["_processed_batch_id"], errors="ignore")
+                .drop(columns=["_processed_batch_id", "_is_deleted"], errors="ignore")
                 .itertuples(index=False),
             )
         )
@@ -962,3 +961,28 @@ def test_changed_incremental_model_is_rebuilt_in_full(built, tmp_path):
         after = con.execute("SELECT count(*) FROM marts.mart_outpatient_visits").fetchone()
     assert "stale_column" not in cols
     assert after == before
+
+
+def test_a_full_rebuild_table_of_an_earlier_release_becomes_incremental(built, tmp_path):
+    """int_signings_current & co. were plain tables rebuilt every night: the first build of this
+    release finds them without the bookkeeping columns and recomputes them once, instead of
+    failing on the missing watermark; the result equals a full refresh."""
+    import shutil
+
+    wh = tmp_path / "old.duckdb"
+    shutil.copy(built, wh)
+    models = ("int_signings_current", "int_chronic_followups_current",
+              "int_health_records_current")
+    with duckdb.connect(str(wh)) as con:
+        for m in models:
+            for c in ("month", "_processed_batch_id", "_is_deleted"):
+                con.execute(f"ALTER TABLE intermediate.{m} DROP COLUMN {c}")
+    apply_batch_2(wh)
+    build(wh)
+    full = tmp_path / "full.duckdb"
+    shutil.copy(wh, full)
+    build(full, full_refresh=True)
+    for m in models:
+        sql = f"select * exclude (_processed_batch_id, _is_deleted) from intermediate.{m}"
+        assert sorted(map(repr, _q(wh, sql))) == sorted(map(repr, _q(full, sql))), m
+        assert _q(wh, f"select count(*) from intermediate.{m} where _processed_batch_id is null") == [(0,)]

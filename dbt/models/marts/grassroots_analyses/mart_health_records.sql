@@ -7,7 +7,8 @@
 -- Why no residents x month-ends table: it grew with every month of history (10 M rows at 1 M
 -- residents after a year).  Records are counted by registration month and summed up to each
 -- month; activity is kept as one span of months per resident and event month, counted with
--- +1 / -1 at the span's ends.
+-- +1 / -1 at the span's ends.  The events come grouped by resident and month from an
+-- incremental model, so a new day does not regroup the whole history.
 with performance_period as (
     select month, as_of_date, year from {{ ref('int_calendar_months') }}
 ),
@@ -50,39 +51,32 @@ record_counts as (
 ),
 
 events as (
-    select resident_id, {{ to_date('visit_time') }} as event_date
-    from {{ ref('int_outpatient_visits_current') }}
+    -- per resident and month the last activity event: visits, follow-ups, checkups and signings
+    -- come grouped by month (int_resident_event_months, incremental); a record update is one
+    -- more row, possibly in a month that already has one
+    select resident_id, month, last_event from {{ ref('int_resident_event_months') }}
     union all
-    select resident_id, followup_date from {{ ref('int_chronic_followups_current') }}
-    union all
-    select resident_id, checkup_date from {{ ref('int_health_checkups_current') }}
-    union all
-    select resident_id, sign_date from {{ ref('int_signings_current') }}
-    union all
-    select resident_id, updated_date from {{ ref('int_health_records_current') }}
+    select resident_id, {{ month_of('updated_date') }}, updated_date
+    from {{ ref('int_health_records_current') }}
     where updated_date is not null
-),
-
-event_months as (
-    select resident_id, {{ month_of('event_date') }} as month, max(event_date) as last_event
-    from events
-    group by resident_id, {{ month_of('event_date') }}
 ),
 
 spans as (
     -- From an event month up to the resident's next one, the latest event on or before each
     -- month-end is that month's last_event: the resident is active at those month-ends while
     -- month-end <= last_event + (days - 1), i.e. in the months before the month of
-    -- last_event + days.  Months are counted from the record's registration on.
+    -- last_event + days.  Months are counted from the record's registration on.  Of two rows of
+    -- one month (an update besides other events) the earlier one's span ends where it starts
+    -- (its lead is the same month) and the later one spans.
     select
         r.region_code,
         greatest(e.month, r.registered_month) as first_month,
         -- least() skips the null lead of the last event month (DuckDB and Spark alike)
         least(
-            lead(e.month) over (partition by e.resident_id order by e.month),
+            lead(e.month) over (partition by e.resident_id order by e.month, e.last_event),
             {{ month_of(dbt.dateadd('day', var('active_record_days'), 'e.last_event')) }}
         ) as stop_month
-    from event_months as e
+    from events as e
     inner join residents as r on r.resident_id = e.resident_id
     where r.registered_month is not null
 ),
