@@ -51,10 +51,12 @@ record_counts as (
 ),
 
 events as (
-    -- per resident and month the last activity event: visits, follow-ups, checkups and signings
-    -- come grouped by month (int_resident_event_months, incremental); a record update is one
-    -- more row, possibly in a month that already has one
+    -- per resident and month the last activity event: visits, follow-ups and checkups come
+    -- grouped by month (int_resident_event_months, incremental); each signing and record update
+    -- is one more row, possibly in a month that already has one
     select resident_id, month, last_event from {{ ref('int_resident_event_months') }}
+    union all
+    select resident_id, {{ month_of('sign_date') }}, sign_date from {{ ref('int_signings_current') }}
     union all
     select resident_id, {{ month_of('updated_date') }}, updated_date
     from {{ ref('int_health_records_current') }}
@@ -65,9 +67,9 @@ spans as (
     -- From an event month up to the resident's next one, the latest event on or before each
     -- month-end is that month's last_event: the resident is active at those month-ends while
     -- month-end <= last_event + (days - 1), i.e. in the months before the month of
-    -- last_event + days.  Months are counted from the record's registration on.  Of two rows of
-    -- one month (an update besides other events) the earlier one's span ends where it starts
-    -- (its lead is the same month) and the later one spans.
+    -- last_event + days.  Months are counted from the record's registration on.  Of several rows
+    -- of one month the earlier ones' spans end where they start (their lead is the same month)
+    -- and the last one spans.
     select
         r.region_code,
         greatest(e.month, r.registered_month) as first_month,
