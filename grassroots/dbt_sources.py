@@ -39,8 +39,8 @@ AUDIT_DESCRIPTIONS: dict[str, str] = {
     "incomplete, conflict, rejected).",
     "quarantine": "One row per rejected row (line_no set) or file (line_no null), with the "
     "reason code; personal fields masked.",
-    "load_changes": "Months whose rows changed (inserted or deleted) per batch, dataset and "
-    "facility: drives the incremental dbt models.",
+    "load_changes": "Months whose rows changed per batch, dataset and facility (kind loaded or "
+    "deleted): drives the incremental dbt models.",
     "reference_snapshots": "Reference snapshots seen (full files; the latest wins).",
     "validation_results": "One row per Great Expectations validation run x layer (raw, marts), "
     "appended by grassroots.quality.history; the latest recorded_at per business_date and layer "

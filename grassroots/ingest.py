@@ -913,7 +913,7 @@ class _Run:
             month = _month_expr(ds, "t")
             con.execute(
                 f"""INSERT INTO audit.load_changes
-                    SELECT DISTINCT {self.batch_id}, '{ds.name}', t.facility_code, {month}
+                    SELECT DISTINCT {self.batch_id}, '{ds.name}', t.facility_code, {month}, 'deleted'
                     FROM raw.{ds.name} t JOIN _replaced r
                       ON t._delivery_facility = r.facility_code AND t._business_date = r.business_date
                     WHERE {days}""")
@@ -932,10 +932,12 @@ class _Run:
             keys = " AND ".join(f"o.{k} = n.{k}" for k in ds.key)
             con.execute(
                 f"""INSERT INTO audit.load_changes
-                    SELECT DISTINCT {self.batch_id}, '{ds.name}', n.facility_code, {_month_expr(ds, 'n')}
+                    SELECT DISTINCT {self.batch_id}, '{ds.name}', n.facility_code, {_month_expr(ds, 'n')},
+                           'loaded'
                     FROM raw.{ds.name} n WHERE {new}
                     UNION
-                    SELECT DISTINCT {self.batch_id}, '{ds.name}', o.facility_code, {_month_expr(ds, 'o')}
+                    SELECT DISTINCT {self.batch_id}, '{ds.name}', o.facility_code, {_month_expr(ds, 'o')},
+                           'loaded'
                     FROM raw.{ds.name} o JOIN raw.{ds.name} n ON {keys}
                     WHERE {new} AND o._batch_id < {self.batch_id}""")
 

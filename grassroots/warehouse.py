@@ -70,7 +70,11 @@ CREATE TABLE IF NOT EXISTS audit.load_changes (
     batch_id BIGINT,
     dataset VARCHAR,
     facility_code VARCHAR,
-    month DATE
+    month DATE,
+    -- 'loaded': rows came in (or an older version of one of their keys lies in this month);
+    -- 'deleted': a redelivery removed rows.  Latest-wins models look up their keys only for
+    -- deletions (new keys come with their rows); null in warehouses older than the column.
+    kind VARCHAR
 );
 -- Reference snapshots seen (full files; the latest wins).
 CREATE TABLE IF NOT EXISTS audit.reference_snapshots (
@@ -132,4 +136,6 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for ds in REFERENCE + DAILY:
         con.execute(raw_table_ddl(ds))
     con.execute(AUDIT_DDL)
+    # columns added since the first release (CREATE TABLE IF NOT EXISTS keeps an older table)
+    con.execute("ALTER TABLE audit.load_changes ADD COLUMN IF NOT EXISTS kind VARCHAR")
     con.execute(VALIDATION_DDL)

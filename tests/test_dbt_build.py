@@ -612,7 +612,7 @@ def build_fixture(path: Path) -> Path:
     # audit: months touched by batch 1
     con.execute("""
         insert into audit.load_changes
-        select distinct 1, ds, fac, m from (
+        select distinct 1, ds, fac, m, 'loaded' from (
             select 'outpatient_visits' ds, facility_code fac,
                    cast(date_trunc('month', visit_time) as date) as m from raw.outpatient_visits
             union all select 'prescriptions', p.facility_code,
@@ -726,6 +726,8 @@ def apply_batch_2(path: Path) -> None:
         con,
         "audit.load_changes",
         [
+            # kind left null, as in a warehouse older than the column: read as a deletion (the
+            # redelivery does retract V6)
             {"batch_id": 2, "dataset": ds, "facility_code": C1, "month": _d("2025-03-01")}
             for ds in ("outpatient_visits", "prescriptions")
         ],

@@ -52,9 +52,11 @@ def test_redelivery_replaces_the_facility_day_and_drops_absent_datasets(env: Env
     assert deliveries(env) == [(C, "2025-03-01", 1, "superseded"), (C, "2025-03-01", 2, "loaded")]
     # the first version's files are still there, unchanged
     assert (Path(archived_v1) / "prescriptions.csv").is_file()
-    months = env.sql("SELECT DISTINCT dataset, month::VARCHAR FROM audit.load_changes "
-                     "WHERE batch_id = 2 ORDER BY 1")
-    assert months == [("outpatient_visits", "2025-03-01"), ("prescriptions", "2025-03-01")]
+    months = env.sql("SELECT DISTINCT dataset, month::VARCHAR, kind FROM audit.load_changes "
+                     "WHERE batch_id = 2 ORDER BY ALL")
+    assert months == [("outpatient_visits", "2025-03-01", "deleted"),
+                      ("outpatient_visits", "2025-03-01", "loaded"),
+                      ("prescriptions", "2025-03-01", "deleted")]
 
 
 def test_same_version_same_content_is_a_no_op(env: Env) -> None:
@@ -383,3 +385,20 @@ def test_an_archive_that_cannot_be_written_fails_the_run_and_loads_nothing(env: 
     assert env.sql("SELECT count(*) FROM raw.outpatient_visits") == [(0,)]
     assert env.sql("SELECT count(*) FROM audit.deliveries") == [(0,)]
     assert env.run().statuses == {"loaded": 1}  # and the next run loads it
+
+
+def test_a_warehouse_older_than_the_change_kinds_gets_the_column(env: Env) -> None:
+    """audit.load_changes gained ``kind``: a warehouse created before keeps its rows (kind null,
+    read as a possible deletion by the latest-wins models) and records kinds from then on."""
+    import duckdb
+
+    env.warehouse.parent.mkdir(parents=True)
+    with duckdb.connect(str(env.warehouse)) as con:
+        con.execute("CREATE SCHEMA audit; CREATE TABLE audit.load_changes (batch_id BIGINT, "
+                    "dataset VARCHAR, facility_code VARCHAR, month DATE)")
+        con.execute("INSERT INTO audit.load_changes VALUES (0, 'signings', 'X', DATE '2024-01-01')")
+    env.landing.delivery("2025-03-01", "C330102001",
+                         {"outpatient_visits": (VISIT_HEADER, [visit("V1")])})
+    env.run()
+    assert env.sql("SELECT batch_id, dataset, kind FROM audit.load_changes ORDER BY ALL") == [
+        (0, "signings", None), (1, "outpatient_visits", "loaded")]

@@ -135,8 +135,8 @@
   _line_no only makes the order total.
 
   Incremental run: the keys to recompute are (a) keys of raw rows from batches after the watermark
-  and (b) keys already in the model in a (facility, month) the loader reports as changed (rows
-  deleted by a redelivery); `extra_touched` adds more (prescriptions whose visit changed).  Their
+  and (b) keys already in the model in a (facility, month) where the loader reports rows deleted
+  by a redelivery; `extra_touched` adds more (prescriptions whose visit changed).  Their
   winner is recomputed over ALL their raw rows.  A key with no raw row left comes out as a
   tombstone (_is_deleted), deleting the old row through delete+insert; the post_hook then removes
   the tombstone.  Cost follows the size of the change, plus a key-only semi-join on raw.
@@ -152,10 +152,12 @@
 with
 {% if incremental %}
 scope as (
-    -- (facility, month) pairs whose rows changed since the watermark
+    -- (facility, month) pairs where a redelivery deleted rows since the watermark (keys of new
+    -- rows come with them; a null kind is an older warehouse's row and may be a deletion)
     select distinct facility_code, month
     from {{ source('audit', 'load_changes') }}
     where dataset in ('{{ datasets | join("', '") }}') and batch_id > {{ watermark() }}
+      and coalesce(kind, 'deleted') = 'deleted'
 ),
 
 touched as (
