@@ -53,9 +53,11 @@ from grassroots.warehouse import ensure_schema
 
 # Reference snapshots load in dependency order (facilities refer to regions, teams to facilities).
 REFERENCE_ORDER = ("regions", "facilities", "teams", "drugs", "population")
-# Facility-days are validated in chunks of business dates inside the one transaction, which
-# bounds the staging memory of a first load of a whole year.
-CHUNK_DAYS = 31
+# Facility-days are validated in chunks of whole business dates inside the one transaction: a
+# chunk closes at the first date past CHUNK_ROWS rows (by the manifests), which bounds the staging
+# memory of a first load of a large region (about a month at 1 M residents).  Each chunk costs
+# about a hundred statements, so a small region loads in one or two.
+CHUNK_ROWS = 1_500_000
 
 
 class IngestError(Exception):
@@ -1036,11 +1038,13 @@ def _read_files(files: list[DataFile]) -> None:
 def _chunks(deliveries: list[Delivery]) -> Iterable[list[Delivery]]:
     deliveries = sorted(deliveries, key=lambda d: (d.business_date, d.facility_code))
     chunk: list[Delivery] = []
+    rows = 0
     for d in deliveries:
-        if chunk and (d.business_date - chunk[0].business_date).days >= CHUNK_DAYS:
+        if chunk and rows >= CHUNK_ROWS and d.business_date != chunk[-1].business_date:
             yield chunk
-            chunk = []
+            chunk, rows = [], 0
         chunk.append(d)
+        rows += sum(f.rows or 0 for f in d.files)
     if chunk:
         yield chunk
 

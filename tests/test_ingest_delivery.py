@@ -268,6 +268,7 @@ def test_crash_mid_load_leaves_the_warehouse_unchanged_and_the_rerun_completes(
         import os, signal
         from pathlib import Path
         import grassroots.ingest as ingest
+        ingest.CHUNK_ROWS = 1  # a chunk per business date
         calls = 0
         original = ingest._Run.load_chunk
         def load_chunk(self, chunk):
@@ -362,9 +363,12 @@ def test_the_archive_holds_the_bytes_delivered(env: Env) -> None:
         assert (Path(arch) / name).read_bytes() == (folder / name).read_bytes()
 
 
-def test_files_are_read_ahead_and_archived_across_chunks(env: Env) -> None:
-    # two business dates more than a chunk apart: the second chunk's files are read (and
-    # hashed) by the I/O thread while the first loads
+def test_files_are_read_ahead_and_archived_across_chunks(env: Env, monkeypatch) -> None:
+    # a chunk per business date: the second chunk's files are read (and hashed) by the I/O
+    # thread while the first loads
+    import grassroots.ingest
+
+    monkeypatch.setattr(grassroots.ingest, "CHUNK_ROWS", 1)
     folders = [env.landing.delivery(day, C, {"outpatient_visits": (VISIT_HEADER, [visit(v)])})
                for day, v in (("2025-03-01", "V1"), ("2025-05-01", "V2"))]
     rep = env.run()
@@ -402,3 +406,21 @@ def test_a_warehouse_older_than_the_change_kinds_gets_the_column(env: Env) -> No
     env.run()
     assert env.sql("SELECT batch_id, dataset, kind FROM audit.load_changes ORDER BY ALL") == [
         (0, "signings", None), (1, "outpatient_visits", "loaded")]
+
+
+def test_chunks_hold_whole_business_dates() -> None:
+    """A chunk closes at a date boundary once it holds CHUNK_ROWS rows: a date is never split
+    (its deliveries replace each other and their rows)."""
+    from datetime import date
+
+    from grassroots.ingest import CHUNK_ROWS, DataFile, Delivery, _chunks
+
+    def d(day: int, fac: str, rows: int) -> Delivery:
+        return Delivery(fac, date(2025, 3, day), Path("."),
+                        files=[DataFile("outpatient_visits", "v.csv", Path("."), rows, None)])
+
+    half = CHUNK_ROWS // 2 + 1
+    chunks = list(_chunks([d(2, "B", half), d(1, "A", half), d(1, "B", half), d(3, "A", 1),
+                           d(2, "A", half), d(4, "A", 1)]))
+    assert [[(x.business_date.day, x.facility_code) for x in c] for c in chunks] == [
+        [(1, "A"), (1, "B")], [(2, "A"), (2, "B")], [(3, "A"), (4, "A")]]
