@@ -386,8 +386,7 @@ def stage(con: duckdb.DuckDBPyConnection, ds: Dataset, items: list[StageInput], 
     )
     if not items:
         return
-    # per header: the concatenated stream (file id, first line in the stream, lines), and the
-    # files read one by one
+    # per header: the files streamed together (with their lines), and those read one by one
     streams: dict[tuple[str, ...], list[tuple[DataFile, bytes]]] = {}
     singles: dict[tuple[str, ...], list[DataFile]] = {}
     for it in items:
