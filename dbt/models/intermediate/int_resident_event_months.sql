@@ -11,7 +11,7 @@
         materialized=incremental_materialization(),
         incremental_strategy='delete+insert',
         unique_key='month',
-        pre_hook="{{ delete_rebuilt_months(['outpatient_visits', 'chronic_followups', 'health_checkups']) }}"
+        pre_hook="{{ delete_rebuilt_months(" ~ datasets ~ ") }}"
     )
 }}
 
