@@ -988,3 +988,20 @@ def test_a_full_rebuild_table_of_an_earlier_release_becomes_incremental(built, t
         sql = f"select * exclude (_processed_batch_id, _is_deleted) from intermediate.{m}"
         assert sorted(map(repr, _q(wh, sql))) == sorted(map(repr, _q(full, sql))), m
         assert _q(wh, f"select count(*) from intermediate.{m} where _processed_batch_id is null") == [(0,)]
+
+
+def test_grain_tests_catch_a_duplicate_key(built, tmp_path):
+    """The grain test of a latest-wins model (hash first, then the values) fails on a key that
+    occurs twice, and only on that model."""
+    import shutil
+
+    from grassroots.build import DbtError, _run
+
+    wh = tmp_path / "dup.duckdb"
+    shutil.copy(built, wh)
+    with duckdb.connect(str(wh)) as con:
+        con.execute("INSERT INTO intermediate.int_prescriptions_current "
+                    "SELECT * FROM intermediate.int_prescriptions_current LIMIT 1")
+    _run(["test", "--select", "int_outpatient_visits_current"], wh)  # untouched: passes
+    with pytest.raises(DbtError, match="unique_combination_int_prescriptions_current"):
+        _run(["test", "--select", "int_prescriptions_current"], wh)

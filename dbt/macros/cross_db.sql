@@ -68,14 +68,6 @@
     case when {{ condition }} then 1 else 0 end
 {%- endmacro %}
 
-{#- The value of `expr` on the row with the largest `key` of the group (keys unique per group). -#}
-{% macro arg_max(expr, key) -%}
-    {{ return(adapter.dispatch('arg_max', 'grassroots')(expr, key)) }}
-{%- endmacro %}
-{% macro default__arg_max(expr, key) -%}
-    arg_max({{ expr }}, {{ key }})
-{%- endmacro %}
-
 {#- First three characters of an ICD-10 code (`E11.9` -> `E11`). -#}
 {% macro icd10_category(code) -%}
     upper(substring({{ code }}, 1, 3))

@@ -42,8 +42,3 @@
     {%- endfor -%}
     {{ return(statements[0] if statements else '') }}
 {% endmacro %}
-
-{#- arg_max (cross_db.sql): Spark calls it max_by. -#}
-{% macro spark__arg_max(expr, key) -%}
-    max_by({{ expr }}, {{ key }})
-{%- endmacro %}

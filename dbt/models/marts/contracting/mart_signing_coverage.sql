@@ -79,21 +79,37 @@ community_counts as (
     group by p.as_of_date, g.region_code
 ),
 
+counted_contracts as (
+    select contract_id, resident_id, start_date, end_date
+    from {{ ref('int_signings_current') }}
+    where status in {{ in_list('signing_counted_statuses') }}
+),
+
+outranked as (
+    -- (contract, month-end) pairs where another counted contract of the same resident covers the
+    -- month-end too and started later (the higher contract_id on the same start date): that one
+    -- counts.  Only residents with overlapping contracts have such pairs, so this stays small,
+    -- where picking among every contract-month (3 M at 1 M residents after a year) took a
+    -- 3 M-group aggregate.
+    select c.contract_id, p.as_of_date
+    from counted_contracts as c
+    inner join counted_contracts as o
+        on o.resident_id = c.resident_id
+       and (o.start_date > c.start_date
+            or (o.start_date = c.start_date and o.contract_id > c.contract_id))
+    inner join performance_period as p
+        on p.as_of_date >= c.start_date and p.as_of_date <= c.end_date
+       and p.as_of_date >= o.start_date and p.as_of_date <= o.end_date
+),
+
 contracts as (
-    -- per resident and month-end, the contract that started last (the highest contract_id on a
-    -- tie): an aggregate keyed on start date then id (the date's text is fixed-width), where a
-    -- row_number() window had to sort every contract-month (3 M at 1 M residents after a year)
-    select
-        as_of_date,
-        resident_id,
-        {{ arg_max('team_code', 'pick') }} as team_code,
-        {{ arg_max('package_code', 'pick') }} as package_code,
-        {{ arg_max('is_combo_111', 'pick') }} as is_combo_111
-    from (
-        select c.*, cast(c.start_date as {{ dbt.type_string() }}) || c.contract_id as pick
-        from {{ ref('int_contracts_active_month_end') }} as c
-    ) as c
-    group by as_of_date, resident_id
+    -- per resident and month-end, the contract that started last
+    select c.as_of_date, c.resident_id, c.team_code, c.package_code, c.is_combo_111
+    from {{ ref('int_contracts_active_month_end') }} as c
+    where not exists (
+        select 1 from outranked as x
+        where x.contract_id = c.contract_id and x.as_of_date = c.as_of_date
+    )
 ),
 
 status as (

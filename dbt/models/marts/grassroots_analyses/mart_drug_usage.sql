@@ -22,7 +22,10 @@ with lines as (
     from {{ ref('int_prescriptions_current') }} as p
     inner join {{ ref('int_outpatient_visits_current') }} as v
         on v.facility_code = p.facility_code and v.visit_id = p.visit_id
+    -- p.month is the visit's month too (int_prescriptions_current): filtering both sides keeps
+    -- the other months' lines out of the join
     where {{ month_needs_rebuild('v.month', ['prescriptions', 'outpatient_visits']) }}
+      and {{ month_needs_rebuild('p.month', ['prescriptions', 'outpatient_visits']) }}
 )
 
 select

@@ -22,6 +22,8 @@ lines as (
     from {{ ref('int_prescriptions_current') }} as p
     inner join visits as v on v.facility_code = p.facility_code and v.visit_id = p.visit_id
     left join {{ ref('stg_raw__drugs') }} as d on d.drug_code = p.drug_code
+    -- the other months' lines stay out of the join
+    where {{ month_needs_rebuild('p.month', ['prescriptions', 'outpatient_visits']) }}
 ),
 
 rx_visits as (
