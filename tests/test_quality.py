@@ -176,6 +176,39 @@ def test_outlier_check_flags_a_spike(runner):
     assert zscores(short, target).empty
 
 
+def test_visit_volume_reads_the_window_of_the_latest_versions(tmp_path):
+    """The outlier check counts each visit once, on the date of its latest delivered version,
+    from dbt's latest-wins table when the build has made it, else from raw: the same numbers."""
+    import duckdb
+
+    from grassroots.quality.runner import daily_visit_volume
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("CREATE SCHEMA raw")
+    con.execute("CREATE TABLE raw.outpatient_visits (facility_code VARCHAR, visit_id VARCHAR, "
+                "visit_time TIMESTAMP, _business_date DATE, _delivery_version INTEGER)")
+    con.execute("""INSERT INTO raw.outpatient_visits VALUES
+        ('H1', 'V1', '2025-03-01 09:00', '2025-03-01', 1),
+        ('H1', 'V2', '2025-03-01 10:00', '2025-03-01', 1),
+        ('H1', 'V2', '2025-03-02 10:00', '2025-03-02', 1),   -- corrected: counts on 2 March
+        ('H1', 'V3', '2025-02-01 10:00', '2025-02-01', 1),   -- before the window
+        ('H1', 'V4', '2025-03-02 11:00', '2025-03-02', 1),
+        ('H1', 'V4', '2025-03-02 11:30', '2025-03-02', 2)""")
+    since = date(2025, 2, 15)
+    from_raw = daily_visit_volume(con, since)
+    assert [(f, str(d)[:10], n) for f, d, n in from_raw.itertuples(index=False)] == [
+        ("H1", "2025-03-01", 1), ("H1", "2025-03-02", 2)]
+    con.execute("CREATE SCHEMA intermediate")
+    con.execute("""CREATE TABLE intermediate.int_outpatient_visits_current AS
+        SELECT facility_code, visit_id, arg_max(visit_time, (_business_date, _delivery_version))
+               AS visit_time
+        FROM raw.outpatient_visits GROUP BY ALL""")
+    con.execute("DROP TABLE raw.outpatient_visits")  # read from dbt's table alone
+    from_dbt = daily_visit_volume(con, since)
+    assert from_dbt.astype(str).equals(from_raw.astype(str))
+    con.close()
+
+
 def test_an_errored_expectation_is_a_failure(tmp_path):
     from grassroots.quality.runner import Runner
 

@@ -41,16 +41,36 @@
     (select coalesce(max(batch_id), 0) from {{ source('audit', 'load_changes') }})
 {%- endmacro %}
 
+{#-
+  The watermark, the reference check and the months to rebuild are looked up when the model is
+  compiled, just before it runs, and written into its SQL as constants: DuckDB then filters the
+  scans themselves (and skips the row groups of other batches and months), where subqueries
+  made a join against every row of the large tables each night.  Outside a run (parsing, unit
+  tests) they stay subqueries.
+-#}
 {% macro watermark() -%}
+    {%- if execute and incremental_ready() -%}
+        {%- set r = run_query('select coalesce(max(_processed_batch_id), -1) from ' ~ this) -%}
+        {{- return(r.columns[0].values()[0] | int | string) -}}
+    {%- elif execute and is_incremental() -%}
+        {{- return('-1') -}}  {#- a table of an earlier release: everything is after it -#}
+    {%- endif -%}
     (select coalesce(max(_processed_batch_id), -1) from {{ this }})
 {%- endmacro %}
 
 {#- True when a reference snapshot arrived after the watermark (everything must be rebuilt). -#}
 {% macro reference_changed() -%}
+    {%- set sql -%}
     exists (
         select 1 from {{ source('audit', 'reference_snapshots') }}
         where batch_id > {{ watermark() }}
     )
+    {%- endset -%}
+    {%- if execute and is_incremental() -%}
+        {%- set r = run_query('select ' ~ sql) -%}
+        {{- return('(1 = 1)' if r.columns[0].values()[0] else '(1 = 0)') -}}
+    {%- endif -%}
+    {{ sql }}
 {%- endmacro %}
 
 {#-
@@ -59,9 +79,7 @@
 -#}
 {% macro month_needs_rebuild(month_col, datasets, yoy=false) -%}
     {%- if is_incremental() -%}
-    (
-        {{ reference_changed() }}
-        or {{ month_col }} in (
+    {%- set changed -%}
             select month from {{ source('audit', 'load_changes') }}
             where dataset in ('{{ datasets | join("', '") }}') and batch_id > {{ watermark() }}
             {%- if yoy %}
@@ -70,7 +88,22 @@
             from {{ source('audit', 'load_changes') }}
             where dataset in ('{{ datasets | join("', '") }}') and batch_id > {{ watermark() }}
             {%- endif %}
-        )
+    {%- endset -%}
+    {%- if execute -%}
+        {%- if reference_changed() == '(1 = 1)' -%}
+            {{- return('(1 = 1)') -}}
+        {%- endif -%}
+        {%- set months = run_query('select distinct month from (' ~ changed ~ ') as m where month is not null order by 1').columns[0].values() -%}
+        {%- if months | length == 0 -%}
+            {{- return('(1 = 0)') -}}
+        {%- endif -%}
+        {%- set dates = [] -%}
+        {%- for m in months -%}{%- do dates.append("cast('" ~ m ~ "' as date)") -%}{%- endfor -%}
+        {{- return(month_col ~ ' in (' ~ dates | join(', ') ~ ')') -}}
+    {%- endif -%}
+    (
+        {{ reference_changed() }}
+        or {{ month_col }} in ({{ changed }})
     )
     {%- else -%}
     (1 = 1)
@@ -140,9 +173,18 @@
   winner is recomputed over ALL their raw rows.  A key with no raw row left comes out as a
   tombstone (_is_deleted), deleting the old row through delete+insert; the post_hook then removes
   the tombstone.  Cost follows the size of the change, plus a key-only semi-join on raw.
+  Without deletions or a new reference snapshot the model's own rows are not scanned for (b).
 
   month_expr: the event month, over alias `c` (the winning row) and whatever `join_sql` joins.
 -#}
+{#- True when the deletions scope of current_state has rows (or may have: outside a run). -#}
+{% macro scope_has_rows(datasets) -%}
+    {%- set r = run_query("select count(*) from " ~ source('audit', 'load_changes')
+        ~ " where dataset in ('" ~ datasets | join("', '") ~ "') and batch_id > " ~ watermark()
+        ~ " and coalesce(kind, 'deleted') = 'deleted'") -%}
+    {{ return(r.columns[0].values()[0] > 0) }}
+{%- endmacro %}
+
 {% macro current_state(dataset, key, month_expr, datasets, join_sql='', extra_touched='') -%}
 {%- set incremental = incremental_ready() -%}
 {%- set stg = ref('stg_raw__' ~ dataset) -%}
@@ -161,8 +203,11 @@ scope as (
 ),
 
 touched as (
-    select {{ key | join(', ') }} from {{ stg }}
+    -- distinct: a key may come on several business dates of one batch (the union below, when
+    -- there is one, would drop the repeats too)
+    select distinct {{ key | join(', ') }} from {{ stg }}
     where _batch_id > {{ watermark() }}
+    {%- if not execute or reference_changed() != '(1 = 0)' or scope_has_rows(datasets) %}
     union
     select {{ key | join(', ') }} from {{ this }} as t
     where {{ reference_changed() }}
@@ -171,6 +216,7 @@ touched as (
             where s.month = t.month
               and (s.facility_code = t.facility_code or s.facility_code = t._delivery_facility)
        )
+    {%- endif %}
     {%- if extra_touched %}
     union
     {{ extra_touched }}
