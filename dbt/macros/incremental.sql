@@ -237,7 +237,22 @@ candidates as (
 ),
 {% endif %}
 
+repeated as (
+    -- keys with more than one delivered row: only theirs need ranking (a few thousand of
+    -- millions; a window over every row sorted the whole of raw on a full build)
+    select {{ key | join(', ') }} from candidates
+    group by {{ key | join(', ') }}
+    having count(*) > 1
+),
+
 ranked as (
+    select candidates.*, cast(1 as {{ dbt.type_bigint() }}) as _version_rank
+    from candidates
+    where not exists (
+        select 1 from repeated as k
+        where {% for k in key %}k.{{ k }} = candidates.{{ k }}{{ ' and ' if not loop.last }}{% endfor %}
+    )
+    union all
     select
         candidates.*,
         row_number() over (
@@ -245,6 +260,10 @@ ranked as (
             order by _business_date desc, _delivery_version desc, _line_no desc
         ) as _version_rank
     from candidates
+    where exists (
+        select 1 from repeated as k
+        where {% for k in key %}k.{{ k }} = candidates.{{ k }}{{ ' and ' if not loop.last }}{% endfor %}
+    )
 ),
 
 latest as (
