@@ -48,7 +48,7 @@ from grassroots.contract import (
     Column,
     Dataset,
 )
-from grassroots.rules import checks_for, duplicates_sql, typed
+from grassroots.rules import checks_for, duplicates_sql, projection, typed
 from grassroots.warehouse import ensure_schema
 
 # Reference snapshots load in dependency order (facilities refer to regions, teams to facilities).
@@ -520,7 +520,7 @@ def validate_and_load(
     con: duckdb.DuckDBPyConnection, ds: Dataset, table: str, batch_id: int, *, delivering: bool
 ) -> None:
     """Run every rule over the staged rows; load the good ones, quarantine the rest."""
-    checks = checks_for(ds, delivering=delivering)
+    checks = checks_for(ds, delivering=delivering, projected=True)
     failures = ", ".join(
         f"CASE WHEN coalesce({c.condition}, FALSE) THEN '{c.reason}|' || coalesce({c.detail}, '') END"
         for c in checks
@@ -533,7 +533,7 @@ def validate_and_load(
             SELECT * FROM (
                 SELECT v._file_id, v._line_no,
                        list_filter([{failures}], lambda x: x IS NOT NULL) AS _failures
-                FROM {table} v)
+                FROM (SELECT {projection(ds)} FROM {table} v) v)
             WHERE len(_failures) > 0"""
     )
     stored = ds.stored_columns
