@@ -39,3 +39,29 @@ def test_bench_runs_on_a_tiny_region(tmp_path, monkeypatch):
     assert "| residents |" in (out / "results.md").read_text()
     assert (out / "cost.png").stat().st_size > 0
     assert res["sizes"][0]["residents"] == 2000
+
+
+def test_keep_leaves_the_largest_sizes_chart_timings(tmp_path, monkeypatch):
+    """--sizes 50000,200000 --keep after a full run: the chart timings stay those of 1 M."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.json").write_text(json.dumps({
+        "sizes": [{"residents": n} for n in (50_000, 200_000, 1_000_000)],
+        "charts": {"residents": 1_000_000, "count": 66}}))
+    timed: list[int] = []
+
+    def size(self, residents, days, seed):  # the pipeline itself is covered by the test above
+        self.results["sizes"] = [e for e in self.results["sizes"] if e["residents"] != residents]
+        self.results["sizes"].append({"residents": residents})
+        if self.chart_size == residents:
+            self.charts(residents)
+
+    monkeypatch.setattr(bench.Bench, "size", size)
+    monkeypatch.setattr(bench.Bench, "charts", lambda self, n: timed.append(n))
+    monkeypatch.setattr(bench, "render_markdown", lambda r: "")  # stub results, no full table
+    res = bench.run_bench(out, tmp_path / "data", [50_000, 200_000], keep=True, plot=False,
+                          log=lambda *_: None)
+    assert timed == [] and res["charts"]["residents"] == 1_000_000
+    assert sorted(e["residents"] for e in res["sizes"]) == [50_000, 200_000, 1_000_000]
+    bench.run_bench(out, tmp_path / "data", [2_000_000], keep=True, plot=False, log=lambda *_: None)
+    assert timed == [2_000_000]  # a new largest size is timed
