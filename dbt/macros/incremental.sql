@@ -59,11 +59,11 @@
 {%- endmacro %}
 
 {#- True when a reference snapshot arrived after the watermark (everything must be rebuilt). -#}
-{% macro reference_changed() -%}
+{% macro reference_changed(wm=none) -%}
     {%- set sql -%}
     exists (
         select 1 from {{ source('audit', 'reference_snapshots') }}
-        where batch_id > {{ watermark() }}
+        where batch_id > {{ wm or watermark() }}
     )
     {%- endset -%}
     {%- if execute and is_incremental() -%}
@@ -79,18 +79,19 @@
 -#}
 {% macro month_needs_rebuild(month_col, datasets, yoy=false) -%}
     {%- if is_incremental() -%}
+    {%- set wm = watermark() -%}
     {%- set changed -%}
             select month from {{ source('audit', 'load_changes') }}
-            where dataset in ('{{ datasets | join("', '") }}') and batch_id > {{ watermark() }}
+            where dataset in ('{{ datasets | join("', '") }}') and batch_id > {{ wm }}
             {%- if yoy %}
             union
             select cast({{ dbt.dateadd('month', 12, 'month') }} as date)
             from {{ source('audit', 'load_changes') }}
-            where dataset in ('{{ datasets | join("', '") }}') and batch_id > {{ watermark() }}
+            where dataset in ('{{ datasets | join("', '") }}') and batch_id > {{ wm }}
             {%- endif %}
     {%- endset -%}
     {%- if execute -%}
-        {%- if reference_changed() == '(1 = 1)' -%}
+        {%- if reference_changed(wm) == '(1 = 1)' -%}
             {{- return('(1 = 1)') -}}
         {%- endif -%}
         {%- set months = run_query('select distinct month from (' ~ changed ~ ') as m where month is not null order by 1').columns[0].values() -%}
@@ -102,7 +103,7 @@
         {{- return(month_col ~ ' in (' ~ dates | join(', ') ~ ')') -}}
     {%- endif -%}
     (
-        {{ reference_changed() }}
+        {{ reference_changed(wm) }}
         or {{ month_col }} in ({{ changed }})
     )
     {%- else -%}
@@ -178,19 +179,23 @@
   month_expr: the event month, over alias `c` (the winning row) and whatever `join_sql` joins.
 -#}
 {#- True when the deletions scope of current_state has rows (or may have: outside a run). -#}
-{% macro scope_has_rows(datasets) -%}
+{% macro scope_has_rows(datasets, wm) -%}
     {%- set r = run_query("select count(*) from " ~ source('audit', 'load_changes')
-        ~ " where dataset in ('" ~ datasets | join("', '") ~ "') and batch_id > " ~ watermark()
+        ~ " where dataset in ('" ~ datasets | join("', '") ~ "') and batch_id > " ~ wm
         ~ " and coalesce(kind, 'deleted') = 'deleted'") -%}
     {{ return(r.columns[0].values()[0] > 0) }}
 {%- endmacro %}
 
 {% macro current_state(dataset, key, month_expr, datasets, join_sql='', extra_touched='') -%}
 {%- set incremental = incremental_ready() -%}
+{%- set wm = watermark() if incremental else none -%}
 {%- set stg = ref('stg_raw__' ~ dataset) -%}
 {%- set cols = source_columns(dataset) -%}
 {%- set non_key = [] -%}
 {%- for c in cols -%}{%- if c not in key -%}{%- do non_key.append(c) -%}{%- endif -%}{%- endfor %}
+{%- set same_key -%}
+{% for k in key %}k.{{ k }} = r.{{ k }}{{ ' and ' if not loop.last }}{% endfor %}
+{%- endset %}
 with
 {% if incremental %}
 scope as (
@@ -198,7 +203,7 @@ scope as (
     -- rows come with them; a null kind is an older warehouse's row and may be a deletion)
     select distinct facility_code, month
     from {{ source('audit', 'load_changes') }}
-    where dataset in ('{{ datasets | join("', '") }}') and batch_id > {{ watermark() }}
+    where dataset in ('{{ datasets | join("', '") }}') and batch_id > {{ wm }}
       and coalesce(kind, 'deleted') = 'deleted'
 ),
 
@@ -206,11 +211,11 @@ touched as (
     -- distinct: a key may come on several business dates of one batch (the union below, when
     -- there is one, would drop the repeats too)
     select distinct {{ key | join(', ') }} from {{ stg }}
-    where _batch_id > {{ watermark() }}
-    {%- if not execute or reference_changed() != '(1 = 0)' or scope_has_rows(datasets) %}
+    where _batch_id > {{ wm }}
+    {%- if not execute or reference_changed(wm) != '(1 = 0)' or scope_has_rows(datasets, wm) %}
     union
     select {{ key | join(', ') }} from {{ this }} as t
-    where {{ reference_changed() }}
+    where {{ reference_changed(wm) }}
        or exists (
             select 1 from scope as s
             where s.month = t.month
@@ -226,10 +231,7 @@ touched as (
 candidates as (
     select r.*
     from {{ stg }} as r
-    where exists (
-        select 1 from touched as k
-        where {% for k in key %}k.{{ k }} = r.{{ k }}{{ ' and ' if not loop.last }}{% endfor %}
-    )
+    where exists (select 1 from touched as k where {{ same_key }})
 ),
 {% else %}
 candidates as (
@@ -246,24 +248,18 @@ repeated as (
 ),
 
 ranked as (
-    select candidates.*, cast(1 as {{ dbt.type_bigint() }}) as _version_rank
-    from candidates
-    where not exists (
-        select 1 from repeated as k
-        where {% for k in key %}k.{{ k }} = candidates.{{ k }}{{ ' and ' if not loop.last }}{% endfor %}
-    )
+    select r.*, cast(1 as {{ dbt.type_bigint() }}) as _version_rank
+    from candidates as r
+    where not exists (select 1 from repeated as k where {{ same_key }})
     union all
     select
-        candidates.*,
+        r.*,
         row_number() over (
             partition by {{ key | join(', ') }}
             order by _business_date desc, _delivery_version desc, _line_no desc
         ) as _version_rank
-    from candidates
-    where exists (
-        select 1 from repeated as k
-        where {% for k in key %}k.{{ k }} = candidates.{{ k }}{{ ' and ' if not loop.last }}{% endfor %}
-    )
+    from candidates as r
+    where exists (select 1 from repeated as k where {{ same_key }})
 ),
 
 latest as (
