@@ -520,7 +520,7 @@ def validate_and_load(
     con: duckdb.DuckDBPyConnection, ds: Dataset, table: str, batch_id: int, *, delivering: bool
 ) -> None:
     """Run every rule over the staged rows; load the good ones, quarantine the rest."""
-    checks = checks_for(ds, delivering=delivering, projected=True)
+    checks = checks_for(ds, delivering=delivering)
     failures = ", ".join(
         f"CASE WHEN coalesce({c.condition}, FALSE) THEN '{c.reason}|' || coalesce({c.detail}, '') END"
         for c in checks

@@ -103,9 +103,9 @@ def duplicates_sql(ds: Dataset, table: str) -> str:
 
 
 def projection(ds: Dataset) -> str:
-    """The staged row plus, once per column, what the checks of ``checks_for(projected=True)``
-    read: whether the text parses (``__ok_<col>``), its typed value (``__t_<col>``) and, for ID
-    numbers, the check digit (``__id_<col>``).  Without it every check re-parsed the value it
+    """The staged row plus, once per column, what the checks of ``checks_for`` read: whether
+    the text parses (``__ok_<col>``), its typed value (``__t_<col>``) and, for ID numbers, the
+    check digit (``__id_<col>``).  Without it every check re-parsed the value it
     looks at: a money column four times, with a regular expression each time."""
     cols = ["v.*"]
     for c in ds.columns:
@@ -116,26 +116,26 @@ def projection(ds: Dataset) -> str:
     return ", ".join(cols)
 
 
-def checks_for(ds: Dataset, *, delivering: bool, projected: bool = False) -> list[Check]:
+def checks_for(ds: Dataset, *, delivering: bool) -> list[Check]:
     """All row checks of a dataset, in reason precedence order.
 
     ``delivering``: rows come from a facility-day folder (daily datasets), so rows must belong to
     the delivering facility or one of its stations, and dates may not pass the business_date.
     Reference tables it checks against: ``raw.facilities``, ``raw.teams``, ``raw.drugs``,
     ``raw.regions`` and the temp tables ``icd10_categories`` and ``_dups``.
-    ``projected``: the rows come through ``projection(ds)``: parsed values are read from there.
+    The rows come through ``projection(ds)``: parsed values are read from there.
     """
     out: list[Check] = []
     cols = ds.columns
 
     def parsed(c: Column) -> str:  # the typed value (NULL when the text does not parse)
-        return f'v."__t_{c.name}"' if projected and c.type != "text" else typed(c)
+        return typed(c) if c.type == "text" else f'v."__t_{c.name}"'
 
     def parses(c: Column) -> str:  # the text is empty or parses
-        return f'v."__ok_{c.name}"' if projected and c.type != "text" else type_ok(c)
+        return type_ok(c) if c.type == "text" else f'v."__ok_{c.name}"'
 
     def id_valid(c: Column) -> str:  # GB 11643 check digit
-        return f'v."__id_{c.name}"' if projected else id_card_valid(q(c.name))
+        return f'v."__id_{c.name}"'
 
     def ok(c: Column) -> str:  # the typed value exists (present and parsed)
         return f"({q(c.name)} IS NOT NULL AND {parses(c)})"
