@@ -17,6 +17,15 @@ app = typer.Typer(help="Grassroots health-care analytics warehouse.", no_args_is
 console = Console(stderr=True)
 
 
+@app.callback()
+def _setup() -> None:
+    """Every command: the environment's bytecode first (once per uv.lock; see install.py)."""
+    from grassroots.install import ensure_bytecode
+
+    with console.status("compiling the environment's packages to bytecode (once)"):
+        ensure_bytecode()
+
+
 def _date(value: str | None) -> date | None:
     if value is None:
         return None

@@ -25,7 +25,6 @@ row-level DELETE), model contracts are enforced on DuckDB only, and unit tests r
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -36,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+
+from grassroots.install import UV_PIP_OPTIONS, env_digest
 
 ROOT = Path(__file__).resolve().parent.parent
 DBT_DIR = ROOT / "dbt"
@@ -85,7 +86,7 @@ def ensure_env(venv: Path = VENV, lock: Path = REQUIREMENTS_LOCK) -> Path:
     ensure_java()
     py = venv / "bin" / "python"
     marker = venv / ".grassroots-lock-sha256"
-    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    digest = env_digest(lock)
     if py.exists() and marker.exists() and marker.read_text() == digest:
         return py
     uv = shutil.which("uv")
@@ -93,7 +94,8 @@ def ensure_env(venv: Path = VENV, lock: Path = REQUIREMENTS_LOCK) -> Path:
         raise SparkError("uv not found on PATH (needed to create .venvs/spark)")
     if not py.exists():
         _run([uv, "venv", "--python", "3.11", str(venv)])
-    _run([uv, "pip", "install", "-r", str(lock), "--python", str(py)])
+    _run([uv, "pip", "install", *UV_PIP_OPTIONS, "-r", str(lock),
+          "--python", str(py)])
     marker.write_text(digest)
     return py
 

@@ -237,15 +237,20 @@ def test_an_errored_expectation_is_a_failure(tmp_path):
     assert len(pages) == 1 and "custom.errors" in str(pages[0])
 
 
+def _range_suite(name: str, min_value: int) -> dict:
+    """A one-expectation suite: column n >= min_value."""
+    return {"name": name, "meta": {"layer": "raw"}, "expectations": [
+        {"type": "expect_column_values_to_be_between",
+         "kwargs": {"column": "n", "min_value": min_value},
+         "meta": {"category": "plausibility", "subcategory": "atemporal", "severity": "error",
+                  "description": ""}}]}
+
+
 def test_a_changed_suite_is_recreated_and_an_unchanged_one_reused(tmp_path):
     from grassroots.quality.runner import Runner
 
     def suite(min_value):
-        return {"name": "custom.reuse", "meta": {"layer": "raw"}, "expectations": [
-            {"type": "expect_column_values_to_be_between",
-             "kwargs": {"column": "n", "min_value": min_value},
-             "meta": {"category": "plausibility", "subcategory": "atemporal", "severity": "error",
-                      "description": ""}}]}
+        return _range_suite("custom.reuse", min_value)
 
     df = pd.DataFrame({"n": [1, 2, 3]})
     gx_root = tmp_path / "gx"
@@ -265,6 +270,28 @@ def test_a_changed_suite_is_recreated_and_an_unchanged_one_reused(tmp_path):
     n, fails = Runner(root=gx_root, docs=tmp_path / "docs", suites=[suite(2)]).validate(
         "custom.reuse", df)
     assert n == 1 and len(fails) == 1 and fails[0].unexpected_count == 1
+
+
+def test_a_suite_page_is_rendered_when_the_suite_changes_or_the_page_is_missing(tmp_path):
+    from grassroots.quality.runner import Runner
+
+    df = pd.DataFrame({"n": [1, 2, 3]})
+
+    def run(min_value):  # a nightly run: a new runner, one validation, the docs
+        r = Runner(root=tmp_path / "gx", docs=tmp_path / "docs", suites=[_range_suite("custom.pages", min_value)])
+        r.validate("custom.pages", df)
+        r.build_docs()
+        return r.suite_page("custom.pages")
+
+    page = run(0)
+    assert page == tmp_path / "docs" / "expectations" / "custom" / "pages.html"
+    assert page.is_file()
+    page.write_text("rendered earlier")
+    assert run(0).read_text() == "rendered earlier"  # unchanged suite: page kept
+    assert len(list((tmp_path / "docs" / "validations").rglob("*.html"))) == 2  # results: each run
+    assert "rendered earlier" not in run(1).read_text()  # changed suite: rendered again
+    page.unlink()
+    assert run(1).is_file()  # missing page (docs folder wiped): rendered again
 
 
 def test_validate_raw_on_a_loaded_warehouse(env, runner):

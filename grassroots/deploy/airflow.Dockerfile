@@ -20,7 +20,7 @@ WORKDIR /opt/grassroots
 COPY --chown=airflow:0 pyproject.toml uv.lock ./
 RUN pip install --no-cache-dir uv==0.13.8 \
     && uv export --frozen --no-dev --no-emit-project --no-hashes -o /tmp/requirements.txt \
-    && uv pip install --no-cache -r /tmp/requirements.txt \
+    && uv pip install --no-cache --compile-bytecode -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
 # The project: the DAG and the package find dbt/ and expectations/ next to them (repository

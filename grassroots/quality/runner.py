@@ -102,6 +102,7 @@ class Runner:
                                                    else checks.load_suites())}
         self._checkpoints: dict[str, object] = {}
         self._pending: list = []  # result ids whose Data Docs pages are not built yet
+        self._created: set[str] = set()  # suites (re)written by this runner: their pages too
 
     def _checkpoint(self, name: str):
         """The suite's checkpoint, reusing what the file context already holds.
@@ -155,6 +156,7 @@ class Runner:
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10},
         ))
         self._checkpoints[name] = cp
+        self._created.add(name)
         return cp
 
     def build_docs(self) -> None:
@@ -166,8 +168,11 @@ class Runner:
             ExpectationSuiteIdentifier,
         )
 
-        suites = {ExpectationSuiteIdentifier(name=r.expectation_suite_identifier.name)
-                  for r in result_ids}
+        # a suite's page changes only with the suite: rendered when it was (re)written or its
+        # page is missing, not on every run
+        names = {r.expectation_suite_identifier.name for r in result_ids}
+        suites = {ExpectationSuiteIdentifier(name=n) for n in names
+                  if n in self._created or not self.suite_page(n).is_file()}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.ctx.build_data_docs(site_names=[SITE],
@@ -201,6 +206,10 @@ class Runner:
 
     def index(self) -> Path:
         return self.docs / "index.html"
+
+    def suite_page(self, name: str) -> Path:
+        """The suite's Data Docs page (GX turns the dots of the name into folders)."""
+        return self.docs / "expectations" / Path(*name.split(".")).with_suffix(".html")
 
 
 def _error_message(info) -> str | None:

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import duckdb
 
+from grassroots.install import UV_PIP_OPTIONS, env_digest
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / ".venvs" / "superset"
 REQUIREMENTS_LOCK = ROOT / "dashboards" / "requirements.lock"
@@ -78,12 +80,13 @@ def ensure_env(venv: Path = VENV, lock: Path = REQUIREMENTS_LOCK) -> Path:
     """Create/refresh the Superset virtualenv from the committed lock; returns its python."""
     py = venv / "bin" / "python"
     marker = venv / ".grassroots-lock-sha256"
-    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    digest = env_digest(lock)
     if py.exists() and (venv / "bin" / "superset").exists() and marker.exists() and marker.read_text() == digest:
         return py
     if not py.exists():
         _run([_uv(), "venv", "--python", "3.11", str(venv)])
-    _run([_uv(), "pip", "install", "-r", str(lock), "--python", str(py)])
+    _run([_uv(), "pip", "install", *UV_PIP_OPTIONS, "-r", str(lock),
+          "--python", str(py)])
     marker.write_text(digest)
     return py
 
