@@ -54,7 +54,7 @@ def check_dashboards(url: str, username: str, password: str, dashboards: list[di
         json.dump(cfg, f)
     try:
         proc = subprocess.run([str(venv / "bin" / "python"), str(BROWSER_SCRIPT), f.name],
-                              capture_output=True, text=True, timeout=timeout * len(dashboards) + 120)
+                              capture_output=True, text=True, timeout=timeout * len(dashboards) + 420)  # + the login's retries
     finally:
         os.unlink(f.name)
     results = [json.loads(line[7:]) for line in proc.stdout.splitlines() if line.startswith("@@JSON ")]
