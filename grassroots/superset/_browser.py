@@ -125,10 +125,10 @@ def login(d: webdriver.Chrome, url: str, username: str, password: str) -> str | 
             if "/login" in d.current_url:
                 why = f"attempt {attempt}: the server sent the login form back: {_excerpt(d)}"
                 continue
+            status = d.execute_async_script(JS_ME)
         except (TimeoutException, StaleElementReferenceException) as e:
             why = f"attempt {attempt}: {type(e).__name__} at {d.current_url}: {_excerpt(d)}"
             continue
-        status = d.execute_async_script(JS_ME)
         if status == 200:
             return None
         why = f"attempt {attempt}: /api/v1/me/ answered {status} after the login form"
