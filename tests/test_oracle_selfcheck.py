@@ -19,152 +19,31 @@ centre (B, delivers GBK). Business dates 2025-03-01..03:
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from grassroots.contract import DATASETS
 from tests.oracle import compare_frames, load_landing
 from tests.oracle import marts as m
+from tests.oracle_builders import (
+    followup_row,
+    record_row,
+    rx_row,
+    visit_row,
+    write_folder,
+    write_reference,
+)
 
 CITY, DA, DB = "330100000000", "330102000000", "330103000000"
 SA, SB = "330102001000", "330103001000"
 C1, C2 = "330102001001", "330103001001"
 
 
-def _csv(dataset: str, rows: list[dict[str, str]]) -> str:
-    cols = DATASETS[dataset].names
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(cols)
-    for r in rows:
-        unknown = set(r) - set(cols)
-        assert not unknown, unknown
-        w.writerow([r.get(c, "") for c in cols])
-    return buf.getvalue()
-
-
-def _reference(root: Path, dataset: str, rows: list[dict[str, str]]) -> None:
-    (root / "reference").mkdir(parents=True, exist_ok=True)
-    (root / "reference" / f"{dataset}.csv").write_text(_csv(dataset, rows), encoding="utf-8")
-
-
-def _folder(
-    root: Path,
-    business_date: str,
-    facility: str,
-    files: dict[str, list[dict[str, str]]],
-    *,
-    version: int = 1,
-    generated_at: str | None = None,
-    encoding: str = "utf-8",
-    bom: bool = False,
-    corrupt: str | None = None,
-) -> None:
-    folder = root / "extracts" / business_date / facility
-    folder.mkdir(parents=True)
-    entries = []
-    for dataset, rows in files.items():
-        raw = _csv(dataset, rows).encode(encoding)
-        if bom:
-            raw = b"\xef\xbb\xbf" + raw
-        sha = hashlib.sha256(raw).hexdigest()
-        if dataset == corrupt:
-            raw += b"tampered"
-        (folder / f"{dataset}.csv").write_bytes(raw)
-        entries.append(
-            {"dataset": dataset, "file": f"{dataset}.csv", "rows": len(rows), "sha256": sha}
-        )
-    day_after = (pd.Timestamp(business_date) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
-    manifest = {
-        "standard_version": "1",
-        "facility_code": facility,
-        "business_date": business_date,
-        "delivery_version": version,
-        "generated_at": generated_at or f"{day_after}T02:10:00",
-        "encoding": encoding,
-        "files": entries,
-    }
-    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-
-
-def _visit(vid: str, fac: str, rid: str, time: str, dx: str, **fees: str) -> dict[str, str]:
-    row = {
-        "visit_id": vid,
-        "facility_code": fac,
-        "resident_id": rid,
-        "visit_time": time,
-        "visit_type": "outpatient",
-        "diagnosis_code": dx,
-        "drug_fee": "0",
-        "exam_fee": "0",
-        "treatment_fee": "0",
-        "other_fee": "0",
-    }
-    row.update(fees)
-    return row
-
-
-def _record(rid: str, fac: str, birth: str, region: str, **kw: str) -> dict[str, str]:
-    row = {
-        "resident_id": rid,
-        "facility_code": fac,
-        "sex": "M",
-        "birth_date": birth,
-        "region_code": region,
-        "registered_date": "2024-01-01",
-        "blood_type": "A",
-        "allergy_history": "none",
-        "past_history": "none",
-        "family_history": "none",
-        "occupation": "retired",
-        "education": "primary",
-    }
-    for f in ("hypertension", "diabetes", "tuberculosis", "severe_mental_disorder"):
-        row[f] = "N"
-    for f in ("disability", "pregnant", "low_income"):
-        row[f] = "N"
-    row.update(kw)
-    return row
-
-
-def _fu(fid: str, rid: str, date: str, mode: str, **kw: str) -> dict[str, str]:
-    row = {
-        "followup_id": fid,
-        "facility_code": "C01",
-        "team_code": "T1",
-        "resident_id": rid,
-        "disease": "hypertension",
-        "followup_date": date,
-        "mode": mode,
-    }
-    row.update(kw)
-    return row
-
-
-def _rx(pid: str, line: int, fac: str, vid: str, drug: str, days: int, amount: str) -> dict:
-    return {
-        "prescription_id": pid,
-        "line_no": str(line),
-        "facility_code": fac,
-        "visit_id": vid,
-        "drug_code": drug,
-        "quantity": "1",
-        "days_supply": str(days),
-        "amount": amount,
-        "is_extended": "N",
-    }
-
-
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("landing")
-    _reference(
+    write_reference(
         root,
         "regions",
         [
@@ -189,7 +68,7 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
             },
         ],
     )
-    _reference(
+    write_reference(
         root,
         "population",
         [
@@ -230,7 +109,7 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "approved_beds": "10",
         }
 
-    _reference(
+    write_reference(
         root,
         "facilities",
         [
@@ -240,7 +119,7 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
             fac("C02", "township_health_centre", "0", DB, SB),
         ],
     )
-    _reference(
+    write_reference(
         root,
         "teams",
         [
@@ -248,7 +127,7 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
             for t, f in (("T1", "C01"), ("T2", "C02"))
         ],
     )
-    _reference(
+    write_reference(
         root,
         "drugs",
         [
@@ -279,10 +158,10 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ],
     )
 
-    v1 = _visit("V1", "H1", "R1", "2025-03-01T08:15:00", "I10", total_fee="100", drug_fee="60")
+    v1 = visit_row("V1", "H1", "R1", "2025-03-01T08:15:00", "I10", total_fee="100", drug_fee="60")
     v1.update(exam_fee="20", treatment_fee="10", other_fee="10", insurance_paid="70")
     v1.update(self_paid="30")
-    v2 = _visit("V2", "H1", "R3", "2025-03-01T21:00:00", "J06.9", total_fee="50", drug_fee="20")
+    v2 = visit_row("V2", "H1", "R3", "2025-03-01T21:00:00", "J06.9", total_fee="50", drug_fee="20")
     v2.update(exam_fee="30", insurance_paid="25", self_paid="25", visit_type="emergency")
     referral = {
         "referral_id": "RF1",
@@ -295,13 +174,13 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "priority_slot": "N",
         "status": "requested",
     }
-    _folder(
+    write_folder(
         root,
         "2025-03-01",
         "H1",
         {
             "outpatient_visits": [v1, v2],
-            "prescriptions": [_rx("P1", 1, "H1", "V1", "D1", 30, "25")],
+            "prescriptions": [rx_row("P1", 1, "H1", "V1", "D1", 30, "25")],
             "inpatient_discharges": [
                 {
                     "stay_id": "S1",
@@ -332,11 +211,11 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
         },
     )
 
-    v3 = _visit("V3", "S01", "R1", "2025-03-01T09:00:00", "I10", total_fee="40")
+    v3 = visit_row("V3", "S01", "R1", "2025-03-01T09:00:00", "I10", total_fee="40")
     v3.update(treatment_fee="40", insurance_paid="20", self_paid="20", visit_type="home_visit")
-    v4 = _visit("V4", "C01", "R2", "2025-03-01T10:00:00", "E11.9", total_fee="60", drug_fee="60")
+    v4 = visit_row("V4", "C01", "R2", "2025-03-01T10:00:00", "E11.9", total_fee="60", drug_fee="60")
     v4.update(insurance_paid="40", self_paid="20")
-    v6 = _visit("V6", "C01", "R1", "2025-02-20T10:00:00", "I10", total_fee="90", drug_fee="90")
+    v6 = visit_row("V6", "C01", "R1", "2025-02-20T10:00:00", "I10", total_fee="90", drug_fee="90")
     v6.update(insurance_paid="60", self_paid="30")
 
     def contract(cid: str, rid: str, start: str, end: str, status: str, **kw: str) -> dict:
@@ -360,9 +239,11 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     c01_files = {
         "health_records": [
-            _record("R1", "C01", "1960-06-15", C1, hypertension="Y"),
-            _record("R2", "C01", "1990-01-01", C1, blood_type=""),
-            _record("R4", "C01", "1970-05-05", C1, hypertension="Y", registered_date="2024-05-01"),
+            record_row("R1", "C01", "1960-06-15", C1, hypertension="Y"),
+            record_row("R2", "C01", "1990-01-01", C1, blood_type=""),
+            record_row(
+                "R4", "C01", "1970-05-05", C1, hypertension="Y", registered_date="2024-05-01"
+            ),
         ],
         "signings": [
             contract("K1", "R1", "2025-01-01", "2025-12-31", "active", district_hospital_code="H1"),
@@ -370,22 +251,26 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
             contract("K3", "R2", "2025-04-01", "2026-03-31", "active", sign_date="2025-03-01"),
         ],
         "chronic_followups": [
-            _fu("F1", "R1", "2025-01-10", "clinic", sbp="150", dbp="85"),
-            _fu("F2", "R1", "2025-02-10", "home", sbp="148", dbp="88"),
-            _fu("F3", "R1", "2025-02-20", "phone", sbp="146", dbp="86"),
-            _fu("F4", "R1", "2025-02-25", "clinic", sbp="150", dbp="92"),
-            _fu("F5", "R1", "2025-03-01", "clinic", sbp="145", dbp="85"),
-            _fu("F6", "R4", "2025-02-01", "clinic", sbp="145", dbp="80"),
-            _fu("G1", "R2", "2025-02-01", "clinic", disease="diabetes", fasting_glucose="7.5"),
-            _fu("G2", "R2", "2025-03-01", "phone", disease="diabetes", fasting_glucose="6.8"),
+            followup_row("F1", "R1", "2025-01-10", "clinic", sbp="150", dbp="85"),
+            followup_row("F2", "R1", "2025-02-10", "home", sbp="148", dbp="88"),
+            followup_row("F3", "R1", "2025-02-20", "phone", sbp="146", dbp="86"),
+            followup_row("F4", "R1", "2025-02-25", "clinic", sbp="150", dbp="92"),
+            followup_row("F5", "R1", "2025-03-01", "clinic", sbp="145", dbp="85"),
+            followup_row("F6", "R4", "2025-02-01", "clinic", sbp="145", dbp="80"),
+            followup_row(
+                "G1", "R2", "2025-02-01", "clinic", disease="diabetes", fasting_glucose="7.5"
+            ),
+            followup_row(
+                "G2", "R2", "2025-03-01", "phone", disease="diabetes", fasting_glucose="6.8"
+            ),
         ],
         "outpatient_visits": [v3, v4, v6],
         "prescriptions": [
-            _rx("P2", 1, "C01", "V4", "D3", 90, "50"),
-            _rx("P2", 2, "C01", "V4", "D2", 5, "10"),
-            _rx("P3", 1, "C01", "V6", "D1", 90, "30"),
-            _rx("P3", 2, "C01", "V6", "D1", 90, "30"),
-            _rx("P3", 3, "C01", "V6", "D1", 45, "30"),
+            rx_row("P2", 1, "C01", "V4", "D3", 90, "50"),
+            rx_row("P2", 2, "C01", "V4", "D2", 5, "10"),
+            rx_row("P3", 1, "C01", "V6", "D1", 90, "30"),
+            rx_row("P3", 2, "C01", "V6", "D1", 90, "30"),
+            rx_row("P3", 3, "C01", "V6", "D1", 45, "30"),
         ],
         "health_checkups": [
             {
@@ -408,7 +293,7 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
             },
         ],
     }
-    _folder(
+    write_folder(
         root,
         "2025-03-01",
         "C01",
@@ -418,15 +303,15 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
         bom=True,
     )
 
-    v5 = _visit("V5", "C02", "R3", "2025-03-01T11:00:00", "J06.9", total_fee="30")
+    v5 = visit_row("V5", "C02", "R3", "2025-03-01T11:00:00", "J06.9", total_fee="30")
     v5.update(exam_fee="30", insurance_paid="15", self_paid="15")
-    _folder(
+    write_folder(
         root,
         "2025-03-01",
         "C02",
         {
             "health_records": [
-                _record(
+                record_row(
                     "R3",
                     "C02",
                     "2021-03-01",
@@ -442,20 +327,24 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
     v1b = dict(v1, total_fee="120", exam_fee="40", insurance_paid="84", self_paid="36")
-    _folder(
+    write_folder(
         root,
         "2025-03-02",
         "H1",
         {"outpatient_visits": [v1b], "referrals": [dict(referral, status="arrived")]},
     )
-    _folder(
+    write_folder(
         root,
         "2025-03-02",
         "C01",
-        {"chronic_followups": [_fu("F7", "R4", "2025-03-02", "clinic", sbp="120", dbp="80")]},
+        {
+            "chronic_followups": [
+                followup_row("F7", "R4", "2025-03-02", "clinic", sbp="120", dbp="80")
+            ]
+        },
         corrupt="chronic_followups",
     )
-    _folder(
+    write_folder(
         root,
         "2025-03-03",
         "H1",
