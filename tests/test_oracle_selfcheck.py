@@ -2,15 +2,16 @@
 
 The region: one city, districts A (330102) and B (330103), communities C1 (in A) and C2 (in B).
 Facilities: H1 tertiary hospital (A), C01 community centre (A) with station S01, C02 township
-centre (B, delivers GBK). Business dates 2025-03-01..03:
+centre (B, delivers GBK). Business dates 2025-03-01..03; data_as_of = 2025-03-03 (H1's complete
+folder), so March is a running month and 2025 a running year measured at 03-03 (q = 1):
 
 * 03-01 H1 v1 (on time): visits V1 (R1, I10, fee 100), V2 (R3, J06.9, emergency); rx for V1;
   a same-day stay S1; census 03-01; referral RF1 H1 -> C01 down, ``requested``.
 * 03-01 C01 v2 (a redelivery: only the v2 folder is on disk; generated 09:00 = late): health
-  records R1 (65 at year end, hypertension), R2 (35, record incomplete), R4 (55, hypertension);
-  contracts; follow-ups (R1's latest sbp 145 — controlled only at the 65+ threshold; R4's
-  latest sbp 145 — not controlled); visits V3 (S01), V4 (R2, E11.9), late entry V6 (Feb);
-  checkups. health_records.csv has a UTF-8 BOM.
+  records R1 (64 on 03-03, 65 in June; hypertension), R2 (35, record incomplete), R4 (54,
+  hypertension); contracts K1 (R1), K2 (R4, terminated: ended 02-28), K3 (R2, starts 04-01);
+  follow-ups (R1's and R4's latest sbp 145 — not controlled below 65); visits V3 (S01), V4
+  (R2, E11.9), late entry V6 (Feb); checkups. health_records.csv has a UTF-8 BOM.
 * 03-01 C02 v1 (gbk): record R3 (aged 4, C2) with Chinese text; visit V5.
 * 03-02 H1: V1 corrected (fee 120), RF1 now ``arrived`` (latest wins).
 * 03-02 C01: INCOMPLETE (checksum mismatch) — a follow-up that would make R4 controlled.
@@ -247,7 +248,7 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ],
         "signings": [
             contract("K1", "R1", "2025-01-01", "2025-12-31", "active", district_hospital_code="H1"),
-            contract("K2", "R4", "2025-01-01", "2025-12-31", "terminated"),
+            contract("K2", "R4", "2025-01-01", "2025-02-28", "terminated"),
             contract("K3", "R2", "2025-04-01", "2026-03-31", "active", sign_date="2025-03-01"),
         ],
         "chronic_followups": [
@@ -405,9 +406,10 @@ def test_bed_utilization_same_day_stay(data: dict[str, pd.DataFrame]) -> None:
     r = _row(m.expected_bed_utilization(data), month=MAR, facility_code="H1")
     assert (r.open_bed_days, r.occupied_bed_days) == (20, 17)
     assert r.bed_utilization_rate == pytest.approx(0.85)
-    assert r.avg_open_beds == pytest.approx(20 / 31)
+    # census on 03-01 and 03-03 only: open beds average over the 2 days reported, not 31
+    assert r.census_days == 2 and r.avg_open_beds == 10.0
     assert (r.discharges, r.discharged_bed_days, r.avg_length_of_stay) == (1, 1, 1.0)
-    assert r.bed_turnover == pytest.approx(31 / 20)
+    assert r.bed_turnover == pytest.approx(0.1)
 
 
 def test_referrals_latest_status(data: dict[str, pd.DataFrame]) -> None:
@@ -419,20 +421,31 @@ def test_referrals_latest_status(data: dict[str, pd.DataFrame]) -> None:
     assert h1.referral_rate == pytest.approx(0.5)  # 1 referral / 2 visits at H1 in March
     assert h1.family_doctor_share == 0.0 and h1.priority_slot_share == 0.0
     c01 = _row(df, month=MAR, facility_code="C01")
-    assert (c01.down_in, c01.down_out, c01.referrals_out) == (1, 0, 0)
-    assert pd.isna(c01.arrival_rate)
+    assert (c01.down_in, c01.down_out, c01.referrals_sent, c01.outpatient_visits) == (1, 0, 0, 1)
+    assert pd.isna(c01.arrival_rate) and c01.referral_rate == 0.0
+    # a facility-month with visits but no referral has its row, so rates roll up over visits
+    s01 = _row(df, month=MAR, facility_code="S01")
+    assert (s01.referrals_sent, s01.outpatient_visits, s01.referral_rate) == (0, 1, 0.0)
+    assert pd.isna(s01.down_share)
+    assert _row(df, month=FEB, facility_code="C01").outpatient_visits == 1
 
 
-def test_hypertension_control_threshold_at_65(data: dict[str, pd.DataFrame]) -> None:
+def test_chronic_followup_year_to_date(data: dict[str, pd.DataFrame]) -> None:
     r = _row(m.expected_hypertension_followup(data), year=2025, team_code="T1")
-    # R1 (65 at year end): 5 follow-ups, 4 face to face, latest 145/85 -> standard, controlled.
-    # R4 (55): 1 follow-up, latest 145/80 -> not controlled; the incomplete 03-02 folder with a
-    # 120/80 follow-up for R4 is not loaded.
-    assert (r.managed_patients, r.standard_managed, r.controlled) == (2, 1, 1)
-    assert r.control_rate == 0.5 and r.standard_mgmt_rate == 0.5
+    assert (r.as_of_date, r.is_complete, r.required_followups) == (
+        pd.Timestamp("2025-03-03"),
+        False,
+        1,
+    )
+    # q = 1: R1 (5 follow-ups, 4 face to face) and R4 (1 clinic) are both standard.
+    # R1 is 64 on 03-03 (65 only in June): latest 145/85 fails sbp < 140. R4 (54): 145/80 fails;
+    # the incomplete 03-02 folder with a 120/80 follow-up for R4 is not loaded.
+    assert (r.managed_patients, r.standard_managed, r.controlled) == (2, 2, 0)
+    assert r.control_rate == 0.0 and r.standard_mgmt_rate == 1.0
     d = _row(m.expected_diabetes_followup(data), year=2025, team_code="T1")
-    # R2: diabetes by diagnosis E11.9 only, aged exactly 35; latest glucose 6.8.
-    assert (d.managed_patients, d.standard_managed, d.controlled) == (1, 0, 1)
+    # R2: diabetes by diagnosis E11.9 only, aged exactly 35; G1 clinic + G2 phone >= q = 1 face
+    # to face; latest glucose 6.8.
+    assert (d.managed_patients, d.standard_managed, d.controlled) == (1, 1, 1)
 
 
 def test_visits_cost_and_disease(data: dict[str, pd.DataFrame]) -> None:
@@ -447,11 +460,13 @@ def test_visits_cost_and_disease(data: dict[str, pd.DataFrame]) -> None:
     assert cost.avg_fee_per_visit == 85.0
     assert cost.insurance_share == pytest.approx(109 / 170)
     dis = m.expected_outpatient_disease(data)
-    assert _row(dis, month=MAR, facility_level=3, icd10_category="I10")["rank"] == 1
-    j06 = _row(dis, month=MAR, facility_level=0, icd10_category="J06")
+    assert _row(dis, month=MAR, level_group="level_3", icd10_category="I10")["rank"] == 1
+    # grassroots in March: V3 (S01, I10), V4 (C01, E11), V5 (C02, J06)
+    j06 = _row(dis, month=MAR, level_group="grassroots", icd10_category="J06")
     assert j06.share_of_visits == pytest.approx(1 / 3)
     dc = _row(m.expected_disease_cost(data), year=2025, icd10_category="I10", setting="outpatient")
     assert (dc.episodes, dc.patients, dc.total_fee, dc.cost_per_patient) == (3, 1, 250.0, 250.0)
+    assert (dc.as_of_date, dc.is_complete) == (pd.Timestamp("2025-03-03"), False)
 
 
 def test_medication_management(data: dict[str, pd.DataFrame]) -> None:
@@ -483,14 +498,16 @@ def test_grassroots_and_county(data: dict[str, pd.DataFrame]) -> None:
 
 def test_population_marts(data: dict[str, pd.DataFrame]) -> None:
     hc = _row(m.expected_health_checkups(data), year=2025, region_code=C1)
+    # R1's and R4's full elderly_annual checks count for checkups, but neither is 65 on 03-03
     assert (hc.population_65plus, hc.checked_65plus, hc.checkups, hc.abnormal_checkups) == (
         15,
-        1,
+        0,
         2,
         1,
     )
-    assert hc.elderly_health_mgmt_rate == pytest.approx(1 / 15)
-    end = pd.Timestamp("2025-03-31")
+    assert hc.elderly_health_mgmt_rate == 0.0
+    assert (hc.as_of_date, hc.is_complete) == (pd.Timestamp("2025-03-03"), False)
+    end = pd.Timestamp("2025-03-03")  # the running month is measured at data_as_of
     hr = m.expected_health_records(data)
     assert list(hr["as_of_date"].unique()) == [end]
     r1 = _row(hr, as_of_date=end, region_code=C1)
@@ -501,8 +518,9 @@ def test_population_marts(data: dict[str, pd.DataFrame]) -> None:
     sc = m.expected_signing_coverage(data)
     t1 = _row(sc, as_of_date=end, region_code=C1, team_code="T1")
     assert (t1.population, t1.signed_residents, t1.key_population, t1.key_signed) == (115, 1, 3, 1)
-    # R1 turns 65 on 2025-06-15: still 64 on 2025-03-31 (age at the as-of date), key by
-    # hypertension; K1 has a district hospital but no city hospital -> not 1+1+1.
+    # R4's K2 ended 02-28 (terminated) and R2's K3 starts 04-01: only R1 is signed. R1 turns 65
+    # on 2025-06-15: still 64 on 03-03 (age at the as-of date), key by hypertension; K1 has a
+    # district hospital but no city hospital -> not 1+1+1.
     assert (t1.package_basic, t1.combo_111_signed, t1.signed_age65plus) == (1, 0, 0)
     assert (t1.signed_hypertension, t1.residents_age65plus) == (1, 0)
     lonely = _row(sc, as_of_date=end, region_code=C2, team_code=None)
@@ -514,11 +532,18 @@ def test_population_marts(data: dict[str, pd.DataFrame]) -> None:
 def test_chronic_settlement(data: dict[str, pd.DataFrame]) -> None:
     df = m.expected_chronic_settlement(data)
     h = _row(df, year=2025, facility_code="C01", disease="hypertension")
-    # R1 only (R4's contract is terminated): 225 days at C01 -> 0.616 -> partial.
-    assert (h.patients, h.tier_full, h.tier_partial, h.tier_none) == (1, 0, 1, 0)
-    assert (h.budget, h.payable) == (1400.0, pytest.approx(980.0))
-    d = _row(df, year=2025, facility_code="C01", disease="diabetes")
-    assert (d.patients, d.tier_none, d.payable) == (1, 1, 0.0)  # R2: 90 days of metformin
+    # 2025 up to 03-03: 62 days elapsed, need 365 x 62 / 365 = 62 days. R1: 225 days at C01
+    # (V1's 30 days at H1 do not count) -> full. R4: K2 was in force until its termination on
+    # 02-28, so R4 is a patient of C01 this year; no drugs -> none.
+    assert (h.as_of_date, h.is_complete, h.required_days) == (
+        pd.Timestamp("2025-03-03"),
+        False,
+        62.0,
+    )
+    assert (h.patients, h.tier_full, h.tier_partial, h.tier_none) == (2, 1, 0, 1)
+    assert (h.budget, h.payable) == (2800.0, 1400.0)
+    # R2's only contract starts 04-01, after data_as_of: no diabetes patient yet.
+    assert df[df["disease"] == "diabetes"].empty
 
 
 def test_delivery_quality(data: dict[str, pd.DataFrame]) -> None:

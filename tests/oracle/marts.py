@@ -1,4 +1,4 @@
-"""Expected marts, recomputed with pandas straight from the landing zone (indicators.md).
+"""Expected marts, recomputed with pandas straight from the landing zone (indicators.md v1.1).
 
 Every ``expected_<mart>(data)`` takes the dict returned by ``landing.load_landing`` and returns
 one row per grain value with the spec's key columns and metric columns. ``MARTS`` maps each
@@ -7,97 +7,122 @@ mart name to (function, key columns). Rates whose denominator is 0 are null (NaN
 Interpretations — every choice the spec leaves open, for reconciliation with dbt:
 
 General
- 1. Reporting period = first to last business_date of any extract folder on disk. Month-end
-    snapshots (health records, signing) have one as_of_date per calendar month touched by that
-    period (the last day of the month, even when data stop earlier); year-grain marts cover the
-    calendar years touched; activity marts only have rows where an event exists.
- 2. Population-based marts (checkups, health records, hypertension/diabetes, signing,
-    settlement) only see residents with a health record (latest-wins row), placed in that
-    record's ``region_code`` and aged from its ``birth_date``. The latest record is used for
-    every as-of date (no history of record changes exists once latest-wins is applied).
+ 1. data_as_of = the latest business_date with a complete folder on disk (what the warehouse
+    has loaded). Reporting period = first to last business_date of a complete folder. Year-grain
+    marts cover the calendar years touched by the period; activity marts only have rows where an
+    event exists; mart_delivery_quality alone spans every folder on disk (22).
+ 2. Month-end snapshots (health records, signing) have one as_of_date per calendar month touched
+    by the period: the month's last day, except the month of data_as_of when data_as_of is before
+    its month end: then data_as_of (the running month is measured at the latest day loaded).
+    Everything (contract in force, age, diagnoses, records registered, the activity window) is
+    evaluated at that date; the population is population.csv for the year of the as_of_date.
+ 3. Year as-of: a year's as_of_date = min(Dec 31, data_as_of); is_complete = data_as_of >= Dec
+    31 (a completed year is final). Quarters begun q = quarter of as_of_date (4 for a completed
+    year); days_elapsed = as_of_date - Jan 1 + 1; days_in_year = 365 or 366.
+ 4. Population-based marts (checkups, health records, hypertension/diabetes, signing) only see
+    residents with a health record (latest-wins row; only mart_health_records asks that it was
+    registered by the date), placed in that record's ``region_code`` and aged from its
+    ``birth_date``. The latest record is used for every as-of date (no history of record
+    changes exists once latest-wins is applied).
     A resident's district = the ``district``-level ancestor of that community in regions.csv.
- 3. Age = completed years at the end of the reporting period (Dec 31 for a year, as_of_date for
-    a month-end); a birthday on the end date counts; Feb-29 births turn a year older on Mar 1 in
-    non-leap years. Residents born after the date are excluded from snapshots.
- 4. Denominator populations come from population.csv for the year of the period (summed over
-    sex and age bands; 65+ = bands ``65-79`` + ``80+``).
- 5. Event dates: visit_time, discharge_time (inpatient diagnoses and discharges),
+ 5. Age = completed years at the as_of_date; a birthday on that date counts; Feb-29 births turn
+    a year older on Mar 1 in non-leap years. A resident counts from the birth date on: one born
+    after the as_of_date is in no count of that date (not in key_population, any group, signed,
+    or records).
+ 6. Denominator populations come from population.csv for the year (summed over sex and age
+    bands; 65+ = bands ``65-79`` + ``80+``).
+ 7. Event dates: visit_time, discharge_time (inpatient diagnoses and discharges),
     census_date, referral_time, followup_date, checkup_date, sign_date. Prescriptions take the
     visit_time of their visit (facility_code, visit_id); lines without a visit are dropped.
- 6. Disease patients as of a date D = record flag True OR an outpatient (visit date) / inpatient
+ 8. Disease patients as of a date D = record flag True OR an outpatient (visit date) / inpatient
     (discharge date) diagnosis with event date <= D whose code starts with I10, I11, I12, I13
     (hypertension) or E11, E14 (diabetes).
- 7. Signing: a contract covers date D when status == 'active' (its latest-wins status, even for
-    past dates) and start_date <= D <= end_date. If several cover D, the one with the latest
-    (start_date, sign_date, contract_id) gives the team / package / 1+1+1 for that resident.
+ 9. Contract in force on day d: start_date <= d <= end_date, whatever its status (an expired
+    contract was in force its whole term, a terminated one until its end_date); a null start or
+    end date is never in force. Of several contracts of one resident, the counted one is the one
+    that started last: greatest start_date, then sign_date, then contract_id (a null sign_date
+    ranks lowest). It gives the team / package / 1+1+1 / settlement centre of that resident.
 
 Per mart
- 8. mart_health_checkups: checkups / abnormal_checkups count checkups in the year of residents
-    placed in the community (any age, any checkup_type). checked_65plus = distinct residents aged
-    >= 65 on Dec 31 with an ``elderly_annual`` checkup in the year with items_completed == 8.
-    Rows: every community of regions.csv x every year of the period.
- 9. mart_health_records: records = residents with registered_date <= D; complete = the six
-    fields plus resident_id, sex, birth_date, region_code non-empty; active = a record whose
-    resident had, in the 365 days D-364..D inclusive, an outpatient visit (any facility), a
-    chronic follow-up, a checkup, a contract sign_date, or the record's updated_date.
-    (Registration alone is not activity; inpatient stays are not "visits".)
-10. Hypertension/diabetes follow-up: eligible = disease patients (6) as of Dec 31, aged >= 35
-    then; managed = eligible with >= 1 follow-up of that disease in the year; standard = >= 4
-    follow-ups of which >= 4 with mode clinic/home; controlled from the LATEST follow-up in the
-    year (ties on followup_date broken by the greatest followup_id); missing sbp/dbp/glucose =
-    not controlled. Age >= 65 on Dec 31 uses sbp < 150. TEAM: a patient is counted once, at the
-    team_code of their latest follow-up in the year (the dbt side may choose differently).
-    Rows: (year, team) pairs with >= 1 managed patient.
-11. mart_outpatient_visits: visits = all rows (the three visit types); history exists when the
+10. mart_health_checkups: every community x every year of the period, with the year's
+    as_of_date and is_complete (3). checkups / abnormal_checkups count checkups in the year of
+    residents placed in the community (any age, any checkup_type). checked_65plus = distinct
+    residents aged >= 65 at as_of_date with an ``elderly_annual`` checkup in the year with
+    items_completed == 8.
+11. mart_health_records: records = residents with registered_date <= D (and born by D);
+    complete = the six fields plus resident_id, sex, birth_date, region_code non-empty; active =
+    a record whose resident had, in the 365 days D-364..D inclusive, an outpatient visit (any
+    facility), a chronic follow-up, a checkup, a contract sign_date, or the record's
+    updated_date. (Registration alone is not activity; inpatient stays are not "visits".)
+12. Hypertension/diabetes follow-up (year x team): eligible = disease patients (8) as of the
+    year's as_of_date, aged >= 35 then; managed = eligible with >= 1 follow-up of that disease in
+    [Jan 1, as_of_date]; required_followups = q; standard = >= q follow-ups of which >= q with
+    mode clinic/home; controlled from the LATEST follow-up in the year (ties on followup_date
+    broken by the greatest followup_id); missing sbp/dbp/glucose = not controlled. Age >= 65 at
+    as_of_date uses sbp < 150. TEAM: a patient is counted once, at the team_code of their latest
+    follow-up in the year. Rows: (year, team) pairs with >= 1 managed patient.
+13. mart_outpatient_visits: visits = all rows (the three visit types); history exists when the
     same facility has a row for the same month a year earlier; yoy_growth = visits / last - 1
     (null when no history). Same rule for mart_outpatient_cost.avg_fee_growth (ratio of the
     average fees).
-12. mart_medication_management: rows = facility-months with outpatient visits. Antibiotic =
+14. mart_medication_management: rows = facility-months with outpatient visits. Antibiotic =
     the drug catalogue's is_antibiotic flag. visits_with_rx = distinct visits with >= 1 line;
     shares of amount over all prescription lines of the month; long_rx_share = long lines /
     all lines; avg_lines_per_prescription = lines / distinct prescription_id; drug_fee_share =
     Σ drug_fee / Σ total_fee over all outpatient visits of the facility-month.
-13. mart_outpatient_disease: key columns month, facility_level (facilities.level),
-    icd10_category (first 3 characters of diagnosis_code, upper case). share_of_visits and
-    rank (method 'min', by visits descending) are within (month, facility_level). Chapter and
-    titles are not computed by the oracle.
-14. mart_grassroots_visits: total/grassroots/signed/unsigned counts at the facility's district;
+15. mart_outpatient_disease: key columns month, level_group, icd10_category (first 3
+    characters of diagnosis_code, upper case). level_group = ``grassroots`` for the four
+    grassroots facility types, else ``level_3`` / ``level_2`` / ``level_1`` by the registry level
+    and ``unrated`` for level 0. share_of_visits and rank (method 'min', by visits descending)
+    are within (month, level_group). Chapter and titles are not computed by the oracle.
+16. mart_grassroots_visits: total/grassroots/signed/unsigned counts at the facility's district;
+    a visit is signed when its resident had a contract in force (9) on the visit date.
     county_resident_visits = visits (at any facility) by residents whose record's district is
     the row's district; in_county_visits = those made at facilities of that same district.
     A visit of a resident without a health record still counts in total/grassroots and as
     signed or unsigned (signing needs no record), but in neither county measure.
-15. mart_disease_cost: outpatient episodes = visits (year of visit_time), inpatient episodes =
-    discharges (year of discharge_time); cost_per_patient = total_fee / distinct residents.
-16. mart_signing_coverage: rows (as_of_date, region_code, team_code) for every team with a
-    signed resident or an ending contract in the community; a community with neither gets one
-    row with team_code null. Signed residents without a health record cannot be placed and are
-    not counted. Community-level denominators (population, key_population,
-    residents_<group>) are REPEATED on each team row (not additive over teams); signed_*,
-    package_*, combo_111_signed, contracts_ending and renewals belong to the team. See also
+17. mart_disease_cost: outpatient episodes = visits (year of visit_time), inpatient episodes =
+    discharges (year of discharge_time); cost_per_patient = total_fee / distinct residents;
+    as_of_date and is_complete of the year (3).
+18. mart_signing_coverage: at each as_of_date (2), signed = the counted contract in force (9).
+    Rows (as_of_date, region_code, team_code) for every team with a signed resident or an
+    ending contract in the community; a community with neither gets one row with team_code
+    null. Signed residents without a health record cannot be placed and are not counted.
+    Community-level denominators (population, key_population, residents_<group>) are REPEATED
+    on each team row (not additive over teams); signed_*, package_*, combo_111_signed,
+    contracts_ending and renewals belong to the team. See also
     ``expected_signing_coverage_community`` (one row per community, fully additive).
     Key groups (no age >= 35 restriction for hypertension/diabetes here): age65plus, age0_6
     (age <= 6), pregnant, hypertension, diabetes, tuberculosis, severe_mental (record flag
     severe_mental_disorder), disability, low_income; a resident counts once in key_population.
-    combo_111_signed = covering contract has both district_hospital_code and city_hospital_code.
-    contracts_ending = contracts whose end_date is in the month and that were not terminated
-    (a terminated contract ended early, at an undelivered date, and cannot be renewed), placed at the
+    combo_111_signed = counted contract has both district_hospital_code and city_hospital_code.
+    contracts_ending = contracts with end_date from the first of the month to the as_of_date
+    (a contract of the running month that ends after data_as_of has not ended yet), not
+    terminated (a terminated contract ended early and is not due for renewal), placed at the
     resident's community and the contract's team; renewals = those whose contract_id is the
     renewal_of of some other contract.
-17. mart_referrals: rows = facility-months with a referral sent or received; arrival_rate is
-    over referrals SENT (arrived_out / referrals_out); family_doctor_share and
-    priority_slot_share are over referrals sent; referral_rate = referrals_out / outpatient
+19. mart_referrals: rows = facility-months with outpatient visits, a referral sent or a
+    referral received. Went ahead = current status not ``rejected`` and not ``cancelled``:
+    up_out / down_out / up_in / down_in count only those. referrals_sent and referrals_in count
+    every status; arrival_rate = arrived_out / referrals_sent; family_doctor_share and
+    priority_slot_share are over referrals_sent; referral_rate = referrals_sent / outpatient
     visits of the facility-month (null when no visits).
-18. mart_bed_utilization: rows = facility-months with census rows or discharges; days in month
-    = calendar days (even for a partial first/last month).
-19. mart_chronic_settlement: patients of (year, centre, disease) = residents with a contract at
-    that centre (contract facility_code) with status 'active' overlapping the year (start <=
-    Dec 31 and end >= Jan 1) who are patients of the disease (6) as of Dec 31 — NO age limit.
-    Volume = Σ days_supply of prescription lines with facility_code == that centre (the centre
-    itself only, not its stations; ``include_stations=True`` widens it), visit in the year,
-    visit resident = the patient, drug ATC starting C02..C10 (hypertension) / A10 (diabetes).
-    ratio = volume / 365: >= 0.70 full, >= 0.50 partial (70 %), else none.
-    budget = patients x rate; payable = full x rate + partial x rate x 0.7.
-20. mart_delivery_quality: facilities = every hospital and centre in facilities.csv; dates =
+20. mart_bed_utilization: rows = facility-months with census rows or discharges; census_days =
+    distinct census dates of the facility in the month; avg_open_beds = open_bed_days /
+    census_days (null without a census); bed_turnover = discharges / avg_open_beds.
+21. mart_chronic_settlement (year x facility_code x disease): the counted contract of a
+    resident is rule 9's ranking over the contracts in force on at least one day of [Jan 1,
+    as_of_date]; its facility_code is the row's facility. Patients = such residents who are
+    patients of the disease (8) as of as_of_date — no health record needed, NO age limit.
+    Volume = Σ days_supply of the patient's prescription lines whose visit is in [Jan 1,
+    as_of_date], prescribed at that facility or at a facility whose parent_facility_code is it
+    (its stations and village clinics), drug ATC starting C02..C10 (hypertension) / A10
+    (diabetes). required_days = 365 x days_elapsed / days_in_year; coverage = volume /
+    required_days: >= 0.70 full, >= 0.50 partial (70 % of the amount), else none, the
+    thresholds compared exactly (in integers, so a coverage of exactly 0.70 is full whatever
+    floating point makes of it). budget = patients x rate; payable = full x rate + partial x
+    rate x 0.7.
+22. mart_delivery_quality: facilities = every hospital and centre in facilities.csv; dates =
     every day from the first to the last business_date of any folder on disk; expected = 1;
     delivered = a complete folder for that facility-day; on_time = delivered and generated_at
     < business_date + 1 day 06:00; rows_loaded = data rows of the complete folder;
@@ -107,6 +132,7 @@ Per mart
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -120,7 +146,10 @@ DIABETES_ICD = ("E11", "E14")
 HYPERTENSION_ATC = tuple(f"C{n:02d}" for n in range(2, 11))  # C02..C10
 DIABETES_ATC = ("A10",)
 SETTLEMENT_RATE = {"hypertension": 1400.0, "diabetes": 1300.0}
-SETTLEMENT_FULL, SETTLEMENT_PARTIAL, SETTLEMENT_PARTIAL_PAY = 0.70, 0.50, 0.70
+# thresholds in percent, so that they compare exactly in integers (interpretation 21)
+SETTLEMENT_FULL_PCT, SETTLEMENT_PARTIAL_PCT, SETTLEMENT_PARTIAL_PAY = 70, 50, 0.70
+FACE_TO_FACE = ("clinic", "home")
+WENT_AHEAD_EXCLUDES = ("rejected", "cancelled")
 KEY_GROUPS = (
     "age65plus",
     "age0_6",
@@ -148,17 +177,24 @@ def _month(ts: pd.Series) -> pd.Series:
     return ts.dt.to_period("M").dt.to_timestamp().astype("datetime64[us]")
 
 
+def _data_as_of(data: Data) -> pd.Timestamp:
+    """The latest business_date with a complete folder (interpretation 1); NaT if none."""
+    dl = data["_deliveries"]
+    return dl.loc[dl["complete"].astype(bool), "business_date"].max()
+
+
 def _period(data: Data) -> tuple[pd.Timestamp, pd.Timestamp]:
-    bd = data["_deliveries"]["business_date"]
-    return bd.min(), bd.max()
+    dl = data["_deliveries"]
+    return dl.loc[dl["complete"].astype(bool), "business_date"].min(), _data_as_of(data)
 
 
-def _month_ends(data: Data) -> list[pd.Timestamp]:
-    start, end = _period(data)
+def _snapshot_dates(data: Data) -> list[pd.Timestamp]:
+    """One as_of_date per month of the period: its last day, or data_as_of in the running month."""
+    start, as_of = _period(data)
     if pd.isna(start):
         return []
-    months = pd.period_range(start, end, freq="M")
-    return [p.to_timestamp(how="end").normalize() for p in months]
+    months = pd.period_range(start, as_of, freq="M")
+    return [min(p.to_timestamp(how="end").normalize(), as_of) for p in months]
 
 
 def _years(data: Data) -> list[int]:
@@ -168,9 +204,55 @@ def _years(data: Data) -> list[int]:
     return list(range(start.year, end.year + 1))
 
 
+@dataclass(frozen=True)
+class YearAsOf:
+    """How far a calendar year has been loaded (interpretation 3)."""
+
+    year: int
+    as_of_date: pd.Timestamp
+    is_complete: bool
+    quarters: int  # quarters begun by as_of_date: the required follow-ups
+    days_elapsed: int
+    days_in_year: int
+
+    @property
+    def start(self) -> pd.Timestamp:
+        return pd.Timestamp(self.year, 1, 1)
+
+    @property
+    def required_days(self) -> float:
+        return 365 * self.days_elapsed / self.days_in_year
+
+
+def _year_as_of(year: int, data_as_of: pd.Timestamp) -> YearAsOf:
+    dec31 = pd.Timestamp(year, 12, 31)
+    as_of = min(dec31, data_as_of)
+    return YearAsOf(
+        year=year,
+        as_of_date=as_of,
+        is_complete=bool(data_as_of >= dec31),
+        quarters=(as_of.month - 1) // 3 + 1,
+        days_elapsed=(as_of - pd.Timestamp(year, 1, 1)).days + 1,
+        days_in_year=366 if pd.Timestamp(year, 1, 1).is_leap_year else 365,
+    )
+
+
+def _year_columns(out: pd.DataFrame, data_as_of: pd.Timestamp) -> pd.DataFrame:
+    """Attach as_of_date and is_complete of each row's ``year``."""
+    ya = out["year"].map(lambda y: _year_as_of(int(y), data_as_of))
+    out["as_of_date"] = ya.map(lambda a: a.as_of_date).astype("datetime64[us]")
+    out["is_complete"] = ya.map(lambda a: a.is_complete).astype("bool")
+    return out
+
+
 def _age(birth: pd.Series, at: pd.Timestamp) -> pd.Series:
     before = (birth.dt.month > at.month) | ((birth.dt.month == at.month) & (birth.dt.day > at.day))
     return (at.year - birth.dt.year - before.astype("int64")).astype("Int64")
+
+
+def _born_by(res: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
+    """Residents counted on ``at``: born on or before it (interpretation 5)."""
+    return res[res["birth_date"].notna() & (res["birth_date"] <= at)]
 
 
 def _district_map(regions: pd.DataFrame) -> dict[str, str]:
@@ -263,15 +345,25 @@ def _disease_patients(
     return set(flagged) | set(dx.loc[hit, "resident_id"])
 
 
-def _covering(signings: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
-    """One covering contract per resident on date ``at`` (see interpretation 7)."""
-    s = signings[
-        (signings["status"] == "active")
-        & (signings["start_date"] <= at)
-        & (signings["end_date"] >= at)
-    ]
-    s = s.sort_values(["resident_id", "start_date", "sign_date", "contract_id"])
+def _in_force_between(
+    signings: pd.DataFrame, first: pd.Timestamp, last: pd.Timestamp
+) -> pd.DataFrame:
+    """Contracts in force on at least one day of [first, last], whatever their status."""
+    s = signings.dropna(subset=["start_date", "end_date"])
+    return s[(s["start_date"] <= last) & (s["end_date"] >= first)]
+
+
+def _counted(contracts: pd.DataFrame) -> pd.DataFrame:
+    """One contract per resident: the one that started last (interpretation 9)."""
+    s = contracts.sort_values(
+        ["resident_id", "start_date", "sign_date", "contract_id"], na_position="first"
+    )
     return s.drop_duplicates("resident_id", keep="last")
+
+
+def _in_force(signings: pd.DataFrame, d: pd.Timestamp) -> pd.DataFrame:
+    """The counted contract in force on day ``d`` of each resident who has one."""
+    return _counted(_in_force_between(signings, d, d))
 
 
 def _finish(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -295,9 +387,10 @@ def expected_health_checkups(data: Data) -> pd.DataFrame:
     counts = ck.groupby(keys, as_index=False).agg(
         checkups=("checkup_id", "size"), abnormal_checkups=("abnormal", "sum")
     )
+    data_as_of = _data_as_of(data)
     full = ck[(ck["checkup_type"] == "elderly_annual") & (ck["items_completed"] == 8)].copy()
-    year_end = pd.to_datetime(full["year"].astype(str) + "-12-31").astype("datetime64[us]")
-    full["age"] = _age_per_row(full["birth_date"], year_end)
+    as_of = full["year"].map(lambda y: _year_as_of(int(y), data_as_of).as_of_date)
+    full["age"] = _age_per_row(full["birth_date"], as_of.astype("datetime64[us]"))
     checked = (
         full[full["age"] >= 65]
         .groupby(keys, as_index=False)["resident_id"]
@@ -309,7 +402,7 @@ def expected_health_checkups(data: Data) -> pd.DataFrame:
     for c in ("population_65plus", "checkups", "abnormal_checkups", "checked_65plus"):
         out[c] = out[c].fillna(0).astype("int64")
     out["elderly_health_mgmt_rate"] = _rate(out["checked_65plus"], out["population_65plus"])
-    return _finish(out, keys)
+    return _finish(_year_columns(out, data_as_of), keys)
 
 
 def _age_per_row(birth: pd.Series, at: pd.Series) -> pd.Series:
@@ -365,8 +458,9 @@ def expected_health_records(data: Data) -> pd.DataFrame:
     ).dropna()
     pop = _population(data)
     frames = []
-    for d in _month_ends(data):
-        r = res[res["registered_date"] <= d].copy()
+    for d in _snapshot_dates(data):
+        r = _born_by(res, d)
+        r = r[r["registered_date"] <= d].copy()
         window = events[(events["date"] <= d) & (events["date"] > d - pd.Timedelta(days=365))]
         r["active"] = r["resident_id"].isin(set(window["resident_id"]))
         g = r.groupby("region_code", as_index=False).agg(
@@ -399,17 +493,18 @@ def _chronic_followup(data: Data, disease: str) -> pd.DataFrame:
     fu_all = data["chronic_followups"]
     fu_all = fu_all[fu_all["disease"] == disease]
     dx = _diagnoses(data)
+    data_as_of = _data_as_of(data)
     frames = []
     for year in _years(data):
-        end = pd.Timestamp(year, 12, 31)
-        pats = res[res["resident_id"].isin(_disease_patients(data, disease, end, dx))].copy()
-        pats["age"] = _age(pats["birth_date"], end)
+        ya = _year_as_of(year, data_as_of)
+        pats = res[res["resident_id"].isin(_disease_patients(data, disease, ya.as_of_date, dx))]
+        pats = pats.assign(age=_age(pats["birth_date"], ya.as_of_date))
         pats = pats[pats["age"] >= 35]
-        fu = fu_all[(fu_all["followup_date"].dt.year == year)]
-        fu = fu.merge(pats[["resident_id", "age"]], on="resident_id", how="inner")
+        in_year = fu_all["followup_date"].between(ya.start, ya.as_of_date)
+        fu = fu_all[in_year].merge(pats[["resident_id", "age"]], on="resident_id", how="inner")
         if fu.empty:
             continue
-        fu = fu.assign(f2f=fu["mode"].isin(["clinic", "home"]))
+        fu = fu.assign(f2f=fu["mode"].isin(FACE_TO_FACE))
         per = fu.groupby("resident_id").agg(n=("followup_id", "size"), f2f=("f2f", "sum"))
         latest = (
             fu.sort_values(["resident_id", "followup_date", "followup_id"])
@@ -417,7 +512,7 @@ def _chronic_followup(data: Data, disease: str) -> pd.DataFrame:
             .set_index("resident_id")
         )
         per = per.join(latest[["team_code", "age", "sbp", "dbp", "fasting_glucose"]])
-        per["standard"] = (per["n"] >= 4) & (per["f2f"] >= 4)
+        per["standard"] = (per["n"] >= ya.quarters) & (per["f2f"] >= ya.quarters)
         if disease == "hypertension":
             limit = np.where(per["age"] >= 65, 150, 140)
             ctl = (per["sbp"].astype("float64") < limit) & (per["dbp"].astype("float64") < 90)
@@ -430,8 +525,9 @@ def _chronic_followup(data: Data, disease: str) -> pd.DataFrame:
             controlled=("controlled", "sum"),
         )
         g.insert(0, "year", year)
+        g["required_followups"] = ya.quarters
         frames.append(g)
-    cols = ["managed_patients", "standard_managed", "controlled"]
+    cols = ["managed_patients", "standard_managed", "controlled", "required_followups"]
     if not frames:
         out = pd.DataFrame(columns=keys + cols)
     else:
@@ -441,7 +537,7 @@ def _chronic_followup(data: Data, disease: str) -> pd.DataFrame:
         out[c] = out[c].astype("int64")
     out["standard_mgmt_rate"] = _rate(out["standard_managed"], out["managed_patients"])
     out["control_rate"] = _rate(out["controlled"], out["managed_patients"])
-    return _finish(out, keys)
+    return _finish(_year_columns(out, data_as_of), keys)
 
 
 def expected_hypertension_followup(data: Data) -> pd.DataFrame:
@@ -545,18 +641,24 @@ def expected_outpatient_cost(data: Data) -> pd.DataFrame:
     return _finish(out.merge(fac, on="facility_code", how="left"), keys)
 
 
+def _level_group(facility_type: pd.Series, level: pd.Series) -> pd.Series:
+    """grassroots for the four grassroots types, else the hospital's registry level."""
+    by_level = level.map({3: "level_3", 2: "level_2", 1: "level_1", 0: "unrated"})
+    return by_level.where(~facility_type.isin(GRASSROOTS_TYPES), "grassroots")
+
+
 def expected_outpatient_disease(data: Data) -> pd.DataFrame:
-    keys = ["month", "facility_level", "icd10_category"]
+    keys = ["month", "level_group", "icd10_category"]
     v = _visits(data)
-    v["facility_level"] = v["level"].astype("int64")
+    v["level_group"] = _level_group(v["facility_type"], v["level"])
     v["icd10_category"] = v["diagnosis_code"].str.strip().str.upper().str[:3]
     out = v.groupby(keys, as_index=False).agg(
         visits=("visit_id", "size"), patients=("resident_id", "nunique")
     )
-    tot = out.groupby(["month", "facility_level"])["visits"].transform("sum")
+    tot = out.groupby(["month", "level_group"])["visits"].transform("sum")
     out["share_of_visits"] = _rate(out["visits"], tot)
     out["rank"] = (
-        out.groupby(["month", "facility_level"])["visits"]
+        out.groupby(["month", "level_group"])["visits"]
         .rank(method="min", ascending=False)
         .astype("int64")
     )
@@ -564,8 +666,10 @@ def expected_outpatient_disease(data: Data) -> pd.DataFrame:
 
 
 def _signed_flag(visits: pd.DataFrame, signings: pd.DataFrame) -> pd.Series:
-    """True where the visit's resident had an active contract covering the visit date."""
-    s = signings[signings["status"] == "active"][["resident_id", "start_date", "end_date"]]
+    """True where the visit's resident had a contract in force on the visit date."""
+    s = signings.dropna(subset=["start_date", "end_date"])[
+        ["resident_id", "start_date", "end_date"]
+    ]
     m = visits[["resident_id", "date"]].reset_index().merge(s, on="resident_id", how="inner")
     hit = m[(m["start_date"] <= m["date"]) & (m["end_date"] >= m["date"])]["index"].unique()
     return pd.Series(visits.index.isin(hit), index=visits.index)
@@ -652,16 +756,15 @@ def expected_disease_cost(data: Data) -> pd.DataFrame:
     )
     out["avg_fee_per_episode"] = _rate(out["total_fee"], out["episodes"])
     out["cost_per_patient"] = _rate(out["total_fee"], out["patients"])
-    return _finish(out, keys)
+    return _finish(_year_columns(out, _data_as_of(data)), keys)
 
 
 # ---------------------------------------------------------------- B. signing, referrals, beds
 
 
 def _signing_snapshot(data: Data, d: pd.Timestamp, dx: pd.DataFrame) -> pd.DataFrame:
-    """Residents (with a record, born by ``d``) with key-group flags and covering contract."""
-    res = _residents(data)
-    res = res[res["birth_date"].notna() & (res["birth_date"] <= d)].copy()
+    """Residents (with a record, born by ``d``) with key-group flags and counted contract."""
+    res = _born_by(_residents(data), d).copy()
     age = _age(res["birth_date"], d)
     flag = {
         c: res[c].fillna(False).astype(bool)
@@ -687,9 +790,10 @@ def _signing_snapshot(data: Data, d: pd.Timestamp, dx: pd.DataFrame) -> pd.DataF
     for g, s in groups.items():
         res[f"g_{g}"] = s.fillna(False).astype(bool)
     res["g_key"] = res[[f"g_{g}" for g in KEY_GROUPS]].any(axis=1)
-    cov = _covering(data["signings"], d)[
+    cov = _in_force(data["signings"], d)[
         [
             "resident_id",
+            "contract_id",
             "team_code",
             "package_code",
             "district_hospital_code",
@@ -697,7 +801,7 @@ def _signing_snapshot(data: Data, d: pd.Timestamp, dx: pd.DataFrame) -> pd.DataF
         ]
     ]
     res = res.merge(cov, on="resident_id", how="left")
-    res["signed"] = res["package_code"].notna()
+    res["signed"] = res["contract_id"].notna()
     res["combo"] = (
         res["signed"] & res["district_hospital_code"].notna() & res["city_hospital_code"].notna()
     )
@@ -705,9 +809,10 @@ def _signing_snapshot(data: Data, d: pd.Timestamp, dx: pd.DataFrame) -> pd.DataF
 
 
 def _ending_contracts(data: Data, d: pd.Timestamp) -> pd.DataFrame:
+    """Contracts due for renewal that ended from the first of d's month up to d."""
     s = data["signings"]
-    month = d.to_period("M")
-    ending = s[(s["end_date"].dt.to_period("M") == month) & (s["status"] != "terminated")].copy()
+    first = d.replace(day=1)
+    ending = s[s["end_date"].between(first, d) & (s["status"] != "terminated")].copy()
     renewed = set(s["renewal_of"].dropna())
     ending["renewed"] = ending["contract_id"].isin(renewed)
     res = _residents(data)[["resident_id", "region_code"]]
@@ -758,7 +863,7 @@ def expected_signing_coverage(data: Data) -> pd.DataFrame:
     comms = pd.DataFrame({"region_code": _communities(data)})
     allpop = _population(data)
     frames = []
-    for d in _month_ends(data):
+    for d in _snapshot_dates(data):
         res = _signing_snapshot(data, d, dx)
         teams = _signing_team_counts(res, _ending_contracts(data, d))
         pop = comms.merge(allpop[allpop["year"] == d.year], on="region_code", how="left")
@@ -780,7 +885,7 @@ def expected_signing_coverage_community(data: Data) -> pd.DataFrame:
     comms = pd.DataFrame({"region_code": _communities(data)})
     allpop = _population(data)
     frames = []
-    for d in _month_ends(data):
+    for d in _snapshot_dates(data):
         res = _signing_snapshot(data, d, dx)
         teams = _signing_team_counts(res, _ending_contracts(data, d))
         teams = teams.drop(columns="team_code").groupby("region_code", as_index=False).sum()
@@ -798,13 +903,14 @@ def expected_referrals(data: Data) -> pd.DataFrame:
     keys = ["month", "facility_code"]
     r = data["referrals"].copy()
     r["month"] = _month(r["referral_time"])
-    r["up"] = r["direction"] == "up"
-    r["down"] = r["direction"] == "down"
+    ahead = ~r["status"].isin(WENT_AHEAD_EXCLUDES)
+    r["up"] = ahead & (r["direction"] == "up")
+    r["down"] = ahead & (r["direction"] == "down")
     r["arrived"] = r["status"] == "arrived"
     r["fd"] = r["team_code"].notna()
     r["slot"] = r["priority_slot"].fillna(False).astype(bool)
     sent = r.groupby(keys, as_index=False).agg(
-        referrals_out=("referral_id", "size"),
+        referrals_sent=("referral_id", "size"),
         up_out=("up", "sum"),
         down_out=("down", "sum"),
         arrived_out=("arrived", "sum"),
@@ -821,17 +927,16 @@ def expected_referrals(data: Data) -> pd.DataFrame:
         )
         .rename(columns={"to_facility_code": "facility_code"})
     )
-    out = sent.merge(recv, on=keys, how="outer")
     visits = _visits(data).groupby(keys, as_index=False).agg(outpatient_visits=("visit_id", "size"))
-    out = out.merge(visits, on=keys, how="left")
+    out = sent.merge(recv, on=keys, how="outer").merge(visits, on=keys, how="outer")
     for c in out.columns:
         if c not in keys:
             out[c] = out[c].fillna(0).astype("int64")
     out["down_share"] = _rate(out["down_out"], out["up_out"] + out["down_out"])
-    out["arrival_rate"] = _rate(out["arrived_out"], out["referrals_out"])
-    out["family_doctor_share"] = _rate(out["family_doctor_out"], out["referrals_out"])
-    out["priority_slot_share"] = _rate(out["priority_slot_out"], out["referrals_out"])
-    out["referral_rate"] = _rate(out["referrals_out"], out["outpatient_visits"])
+    out["arrival_rate"] = _rate(out["arrived_out"], out["referrals_sent"])
+    out["family_doctor_share"] = _rate(out["family_doctor_out"], out["referrals_sent"])
+    out["priority_slot_share"] = _rate(out["priority_slot_out"], out["referrals_sent"])
+    out["referral_rate"] = _rate(out["referrals_sent"], out["outpatient_visits"])
     return _finish(out, keys)
 
 
@@ -845,7 +950,9 @@ def expected_bed_utilization(data: Data) -> pd.DataFrame:
     c = data["bed_census"].copy()
     c["month"] = _month(c["census_date"])
     beds = c.groupby(keys, as_index=False).agg(
-        open_bed_days=("open_beds", "sum"), occupied_bed_days=("occupied_beds", "sum")
+        open_bed_days=("open_beds", "sum"),
+        occupied_bed_days=("occupied_beds", "sum"),
+        census_days=("census_date", "nunique"),
     )
     d = data["inpatient_discharges"].copy()
     d["month"] = _month(d["discharge_time"])
@@ -854,11 +961,16 @@ def expected_bed_utilization(data: Data) -> pd.DataFrame:
         discharges=("stay_id", "size"), discharged_bed_days=("los", "sum")
     )
     out = beds.merge(dis, on=keys, how="outer")
-    for col in ("open_bed_days", "occupied_bed_days", "discharges", "discharged_bed_days"):
+    for col in (
+        "open_bed_days",
+        "occupied_bed_days",
+        "census_days",
+        "discharges",
+        "discharged_bed_days",
+    ):
         out[col] = out[col].fillna(0).astype("int64")
-    out["days_in_month"] = out["month"].dt.days_in_month.astype("int64")
     out["bed_utilization_rate"] = _rate(out["occupied_bed_days"], out["open_bed_days"])
-    out["avg_open_beds"] = out["open_bed_days"] / out["days_in_month"]
+    out["avg_open_beds"] = _rate(out["open_bed_days"], out["census_days"])
     out["avg_length_of_stay"] = _rate(out["discharged_bed_days"], out["discharges"])
     out["bed_turnover"] = _rate(out["discharges"], out["avg_open_beds"])
     return _finish(out, keys)
@@ -867,38 +979,49 @@ def expected_bed_utilization(data: Data) -> pd.DataFrame:
 # ---------------------------------------------------------------- C. beyond the brief
 
 
-def expected_chronic_settlement(data: Data, include_stations: bool = False) -> pd.DataFrame:
+def _settlement_tier(volume: pd.Series, ya: YearAsOf, pct: int) -> pd.Series:
+    """volume / required_days >= pct %, exactly: volume x days_in_year x 100 >= pct x 365 x
+    days_elapsed, all integers."""
+    lhs = volume.astype("int64") * ya.days_in_year * 100
+    return lhs >= pct * 365 * ya.days_elapsed
+
+
+def expected_chronic_settlement(data: Data) -> pd.DataFrame:
     keys = ["year", "facility_code", "disease"]
     fac = data["facilities"]
-    centres = set(fac.loc[fac["facility_type"].isin(CENTRE_TYPES), "facility_code"])
-    parent = dict(zip(fac["facility_code"], fac["parent_facility_code"], strict=True))
-    s = data["signings"]
-    s = s[(s["status"] == "active") & s["facility_code"].isin(centres)]
     rx = _rx(data)
-    rx["centre"] = rx["facility_code"]
-    if include_stations:
-        rx["centre"] = rx["facility_code"].map(lambda f: f if f in centres else parent.get(f) or f)
-    rx["year"] = rx["visit_time"].dt.year
+    # a line counts for the facility where it was prescribed and for that facility's centre
+    centre_of = dict(zip(fac["facility_code"], fac["parent_facility_code"], strict=True))
+    parent = rx["facility_code"].map(centre_of)
+    rx = pd.concat(
+        [rx.assign(owner=rx["facility_code"]), rx.assign(owner=parent).dropna(subset=["owner"])],
+        ignore_index=True,
+    )
+    rx["date"] = rx["visit_time"].dt.normalize()
     atc = rx["atc_code"].fillna("").str.upper()
     dx = _diagnoses(data)
+    data_as_of = _data_as_of(data)
     frames = []
     for year in _years(data):
-        start, end = pd.Timestamp(year, 1, 1), pd.Timestamp(year, 12, 31)
-        signed = s[(s["start_date"] <= end) & (s["end_date"] >= start)]
-        signed = signed[["facility_code", "resident_id"]].drop_duplicates()
+        ya = _year_as_of(year, data_as_of)
+        contracts = _in_force_between(data["signings"], ya.start, ya.as_of_date)
+        signed = _counted(contracts)[["facility_code", "resident_id"]]
+        in_year = rx["date"].between(ya.start, ya.as_of_date)
         for disease, prefixes in (("hypertension", HYPERTENSION_ATC), ("diabetes", DIABETES_ATC)):
-            pats = signed[signed["resident_id"].isin(_disease_patients(data, disease, end, dx))]
-            lines = rx[(rx["year"] == year) & atc.str.startswith(prefixes)]
+            pats = signed[
+                signed["resident_id"].isin(_disease_patients(data, disease, ya.as_of_date, dx))
+            ]
+            lines = rx[in_year & atc.str.startswith(prefixes)]
             vol = (
-                lines.groupby(["centre", "resident_id"], as_index=False)["days_supply"]
+                lines.groupby(["owner", "resident_id"], as_index=False)["days_supply"]
                 .sum()
-                .rename(columns={"centre": "facility_code", "days_supply": "volume"})
+                .rename(columns={"owner": "facility_code", "days_supply": "volume"})
             )
             p = pats.merge(vol, on=["facility_code", "resident_id"], how="left")
-            ratio = p["volume"].fillna(0).astype("float64") / 365.0
-            p["full"] = ratio >= SETTLEMENT_FULL
-            p["partial"] = (ratio >= SETTLEMENT_PARTIAL) & ~p["full"]
-            p["none"] = ratio < SETTLEMENT_PARTIAL
+            volume = p["volume"].fillna(0)
+            p["full"] = _settlement_tier(volume, ya, SETTLEMENT_FULL_PCT)
+            p["partial"] = _settlement_tier(volume, ya, SETTLEMENT_PARTIAL_PCT) & ~p["full"]
+            p["none"] = ~p["full"] & ~p["partial"]
             g = p.groupby("facility_code", as_index=False).agg(
                 patients=("resident_id", "size"),
                 tier_full=("full", "sum"),
@@ -910,15 +1033,19 @@ def expected_chronic_settlement(data: Data, include_stations: bool = False) -> p
             g["payable"] = g["tier_full"] * rate + g["tier_partial"] * rate * SETTLEMENT_PARTIAL_PAY
             g.insert(0, "year", year)
             g.insert(2, "disease", disease)
+            g["required_days"] = ya.required_days
             frames.append(g)
     cols = ["patients", "tier_full", "tier_partial", "tier_none", "budget", "payable"]
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=keys + cols)
+    if frames:
+        out = pd.concat(frames, ignore_index=True)
+    else:
+        out = pd.DataFrame(columns=keys + cols + ["required_days"])
     out["year"] = out["year"].astype("int64")
     for c in ("patients", "tier_full", "tier_partial", "tier_none"):
         out[c] = out[c].astype("int64")
-    for c in ("budget", "payable"):
+    for c in ("budget", "payable", "required_days"):
         out[c] = out[c].astype("float64")
-    return _finish(out, keys)
+    return _finish(_year_columns(out, data_as_of), keys)
 
 
 def expected_delivery_quality(data: Data) -> pd.DataFrame:
@@ -927,7 +1054,8 @@ def expected_delivery_quality(data: Data) -> pd.DataFrame:
     delivering = sorted(
         fac.loc[fac["facility_type"].isin(HOSPITAL_TYPES + CENTRE_TYPES), "facility_code"]
     )
-    start, end = _period(data)
+    bd = data["_deliveries"]["business_date"]
+    start, end = bd.min(), bd.max()
     dates = pd.date_range(start, end, freq="D") if pd.notna(start) else []
     grid = pd.MultiIndex.from_product([dates, delivering], names=keys).to_frame(index=False)
     grid["business_date"] = grid["business_date"].astype("datetime64[us]")
@@ -959,7 +1087,7 @@ MARTS: dict[str, tuple[Callable[[Data], pd.DataFrame], list[str]]] = {
     "mart_outpatient_cost": (expected_outpatient_cost, ["month", "facility_code"]),
     "mart_outpatient_disease": (
         expected_outpatient_disease,
-        ["month", "facility_level", "icd10_category"],
+        ["month", "level_group", "icd10_category"],
     ),
     "mart_grassroots_visits": (expected_grassroots_visits, ["month", "district_code"]),
     "mart_disease_cost": (expected_disease_cost, ["year", "icd10_category", "setting"]),
