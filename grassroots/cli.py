@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from grassroots.config import load_hmac_key
+from grassroots.config import DEMO_REGION, load_hmac_key
 from grassroots.ingest import IngestError
 
 app = typer.Typer(help="Grassroots health-care analytics warehouse.", no_args_is_help=True)
@@ -111,10 +111,14 @@ def test(ctx: typer.Context) -> None:
 
 @app.command()
 def demo(
-    residents: Annotated[int, typer.Option(help="Residents of the demo region.")] = 20_000,
-    start: Annotated[str, typer.Option(help="First business date.")] = "2024-01-01",
-    end: Annotated[str, typer.Option(help="Last business date.")] = "2025-03-31",
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    residents: Annotated[int, typer.Option(help="Residents of the demo region.")] = DEMO_REGION[
+        "residents"
+    ],
+    start: Annotated[str, typer.Option(help="First business date.")] = DEMO_REGION[
+        "start"
+    ].isoformat(),
+    end: Annotated[str, typer.Option(help="Last business date.")] = DEMO_REGION["end"].isoformat(),
+    seed: Annotated[int, typer.Option(help="Random seed.")] = DEMO_REGION["seed"],
     port: Annotated[int, typer.Option(help="Superset port on 127.0.0.1.")] = 8088,
     regenerate: Annotated[bool, typer.Option(help="Write the region again.")] = False,
     dashboards: Annotated[bool, typer.Option(help="Set up and start Superset.")] = True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import date
 from pathlib import Path
 
 KEY_ENV = "GRASSROOTS_HMAC_KEY"
@@ -37,3 +38,8 @@ def load_hmac_key(warehouse: Path, *, create: bool = True) -> tuple[bytes, str]:
     with os.fdopen(fd, "w") as f:
         f.write(secrets.token_hex(32) + "\n")
     return path.read_text().strip().encode(), f"{path} (created)"
+
+
+# The region `grassroots demo` generates (and the calibration test checks): a completed year and
+# a year still running.
+DEMO_REGION = {"residents": 20_000, "start": date(2024, 1, 1), "end": date(2025, 3, 31), "seed": 7}

@@ -503,7 +503,8 @@ def build_fixture(path: Path) -> Path:
             }
         ],
     )
-    # contracts: SG5 terminated by a later delivery (latest wins); SG2 expired and renewed by SG3
+    # contracts: SG5 terminated by a later delivery that carries the day it ended (latest wins);
+    # SG2 expired and renewed by SG3; SG4 was terminated in February
     add(
         "signings",
         "2025-03-01",
@@ -538,12 +539,12 @@ def build_fixture(path: Path) -> Path:
     add(
         "signings",
         "2025-03-05",
-        [contract("SG5", C1, "T1", "R2", "personalized", "2025-01-01", "2025-12-31", "terminated")],
+        [contract("SG5", C1, "T1", "R2", "personalized", "2025-01-01", "2025-03-04", "terminated")],
     )
     add(
         "signings",
         "2025-03-01",
-        [contract("SG4", C2, "T2", "R4", "basic", "2025-01-01", "2025-12-31", "terminated")],
+        [contract("SG4", C2, "T2", "R4", "basic", "2025-01-01", "2025-02-14", "terminated")],
     )
     # follow-ups: R1 4 face-to-face, latest sbp 150 at 75 -> not controlled; R5 3 face-to-face
     # + 1 phone, latest 139/89 -> controlled, not standard; R4 (65 at year end) latest 145/85
@@ -775,9 +776,14 @@ def test_chronic_followup(built):
         "select team_code, managed_patients, standard_managed, controlled "
         "from marts.mart_hypertension_followup order by team_code",
     )
-    # T1: R1 (standard, 150 at 75 not controlled), R5 (3 face-to-face, 139/89 controlled);
-    # R6 is 30 -> out.  T2: R4 at 65, 145/85 -> controlled under the 65+ threshold.
-    assert htn == [("T1", 2, 1, 1), ("T2", 1, 0, 1)]
+    # 2025 is still running (data to 03-05): one quarter begun, one face-to-face follow-up
+    # makes standard management.  T1: R1 (standard, 150 at 74 not controlled), R5 (3
+    # face-to-face: standard; 139/89 controlled); R6 is 30 -> out.  T2: R4 at 65, 145/85 ->
+    # controlled under the 65+ threshold, standard with its one clinic follow-up.
+    assert htn == [("T1", 2, 2, 1), ("T2", 1, 1, 1)]
+    req = _q(built, "select distinct as_of_date, is_complete, required_followups "
+                    "from marts.mart_hypertension_followup")
+    assert req == [(date(2025, 3, 5), False, 1)]
     dm = _q(built, "select managed_patients, controlled from marts.mart_diabetes_followup")
     assert dm == [(1, 1)]
 
@@ -792,7 +798,9 @@ def test_grassroots_visits_and_in_county(built):
             "from marts.mart_grassroots_visits where month = date '2025-03-01'",
         )
     }
-    assert rows[D1] == (4, 3, 1, 1, 2, 2)
+    # signed: V1 (R1) and V2 (R2 on 03-02, two days before SG5 was terminated); V3's R4 lost
+    # SG4 in February
+    assert rows[D1] == (4, 3, 2, 1, 2, 2)
     assert rows[D2] == (1, 0, 0, 0, 1, 3)
 
 
@@ -803,15 +811,16 @@ def test_signing_expired_renewed_terminated(built):
         f"from marts.mart_signing_coverage where as_of_date = date '2025-02-28' "
         f"and region_code = '{K1}' and team_code = 'T1'",
     )
-    # R1 only: R5's contract is `expired`, and the spec counts `active` contracts;
-    # SG2 ending in February was renewed by SG3
-    assert feb == [(1, 1, 1)]
+    # R1, and R5: SG2 is `expired` now but was in force on its last day, 02-28; SG2 ending in
+    # February was renewed by SG3
+    assert feb == [(2, 1, 1)]
     k2 = _q(
         built,
-        "select sum(signed_residents) from marts.mart_signing_coverage "
-        f"where as_of_date = date '2025-03-31' and region_code = '{K2}'",
+        "select as_of_date, sum(signed_residents) from marts.mart_signing_coverage "
+        f"where as_of_date >= date '2025-03-01' and region_code = '{K2}' group by as_of_date",
     )
-    assert k2 == [(0,)]  # SG5 terminated by a later delivery
+    # March is measured at the last day loaded; SG5 was terminated on 03-04
+    assert k2 == [(date(2025, 3, 5), 0)]
 
 
 def test_referrals_beds_checkups_records(built):
@@ -835,7 +844,7 @@ def test_referrals_beds_checkups_records(built):
     rec = _q(
         built,
         "select records, complete_records from marts.mart_health_records "
-        f"where as_of_date = date '2025-03-31' and region_code = '{K3}'",
+        f"where as_of_date = date '2025-03-05' and region_code = '{K3}'",
     )
     assert rec == [(2, 2)]  # R4 moved to K3 by the later record
 

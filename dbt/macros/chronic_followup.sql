@@ -1,11 +1,7 @@
 {#- The chronic-disease management marts (hypertension, diabetes) differ only in the disease:
     the per-patient logic (managed, standard, controlled) lives in int_chronic_patients_yearly. -#}
 {% macro chronic_followup_by_team(disease) %}
-with performance_period as (
-    select distinct year from {{ ref('int_calendar_months') }}
-),
-
-patient_years as (
+with patient_years as (
     select * from {{ ref('int_chronic_patients_yearly') }}
     where disease = '{{ disease }}'
 ),
@@ -17,23 +13,28 @@ denominator as (
 
 summary as (
     select
-        d.year,
-        d.team_code,
+        year,
+        team_code,
+        max(as_of_date) as as_of_date,
+        {{ bool_and('is_complete') }} as is_complete,
+        max(required_followups) as required_followups,
         count(*) as managed_patients,
-        {{ count_where('d.is_standard_managed') }} as standard_managed,
-        {{ count_where('d.is_controlled') }} as controlled,
-        {{ count_where('d.age >= 65') }} as managed_65plus,
-        cast(sum(d.followups) as {{ dbt.type_bigint() }}) as followups,
-        cast(sum(d.face_to_face_followups) as {{ dbt.type_bigint() }}) as face_to_face_followups
-    from denominator as d
-    inner join performance_period as p on p.year = d.year
-    group by d.year, d.team_code
+        {{ count_where('is_standard_managed') }} as standard_managed,
+        {{ count_where('is_controlled') }} as controlled,
+        {{ count_where('age >= 65') }} as managed_65plus,
+        cast(sum(followups) as {{ dbt.type_bigint() }}) as followups,
+        cast(sum(face_to_face_followups) as {{ dbt.type_bigint() }}) as face_to_face_followups
+    from denominator
+    group by year, team_code
 )
 
 select
     s.year,
     s.team_code,
     t.facility_code,
+    s.as_of_date,
+    s.is_complete,
+    s.required_followups,
     s.managed_patients,
     s.standard_managed,
     {{ safe_divide('s.standard_managed', 's.managed_patients') }} as standard_mgmt_rate,
@@ -56,6 +57,9 @@ select
     p.year,
     p.region_code,
     max(h.district_code) as district_code,
+    max(p.as_of_date) as as_of_date,
+    {{ bool_and('p.is_complete') }} as is_complete,
+    max(p.required_followups) as required_followups,
     count(*) as registered_patients,
     {{ count_where('p.is_managed') }} as managed_patients,
     {{ safe_divide("sum(" ~ flag('p.is_managed') ~ ")", 'count(*)') }} as managed_share,

@@ -105,3 +105,13 @@
 {% macro default__type_double() -%}
     double
 {%- endmacro %}
+
+{#- Day of the month of a date, as an integer. -#}
+{% macro day_of(expr) -%}
+    cast(extract(day from {{ expr }}) as {{ dbt.type_int() }})
+{%- endmacro %}
+
+{#- True when the condition holds on every row of the group (bool_and is not portable). -#}
+{% macro bool_and(condition) -%}
+    (min({{ flag(condition) }}) = 1)
+{%- endmacro %}

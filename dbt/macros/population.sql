@@ -20,3 +20,14 @@
         or {{ r }}.low_income
     )
 {%- endmacro %}
+
+{#- Contract `a` outranks contract `b` of the same resident: it started later, then was signed
+    later, then has the greater contract_id ("the one that started last"). -#}
+{% macro ranks_after(a, b) -%}
+    (
+        {{ a }}.start_date > {{ b }}.start_date
+        or ({{ a }}.start_date = {{ b }}.start_date and {{ a }}.sign_date > {{ b }}.sign_date)
+        or ({{ a }}.start_date = {{ b }}.start_date and {{ a }}.sign_date = {{ b }}.sign_date
+            and {{ a }}.contract_id > {{ b }}.contract_id)
+    )
+{%- endmacro %}

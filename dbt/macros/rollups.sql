@@ -1,5 +1,6 @@
 {#- Roll-up of mart_bed_utilization to month x <group>: rates recomputed from the summed bed days,
-    never averaged. -#}
+    never averaged.  Average open beds are a stock per facility: the group's is their sum, and
+    turnover divides the discharges of the facilities with a census by it. -#}
 {% macro bed_utilization_rollup(group_col) %}
 select
     month,
@@ -7,11 +8,11 @@ select
     {{ sum_int('open_bed_days') }} as open_bed_days,
     {{ sum_int('occupied_bed_days') }} as occupied_bed_days,
     {{ safe_divide('sum(occupied_bed_days)', 'sum(open_bed_days)') }} as bed_utilization_rate,
-    {{ safe_divide('sum(open_bed_days)', 'max(days_in_month)') }} as avg_open_beds,
+    sum(avg_open_beds) as avg_open_beds,
     {{ sum_int('discharges') }} as discharges,
     {{ sum_int('discharged_bed_days') }} as discharged_bed_days,
     {{ safe_divide('sum(discharged_bed_days)', 'sum(discharges)') }} as avg_length_of_stay,
-    {{ safe_divide('sum(discharges)', safe_divide('sum(open_bed_days)', 'max(days_in_month)')) }} as bed_turnover
+    {{ safe_divide('sum(case when census_days > 0 then discharges end)', 'sum(avg_open_beds)') }} as bed_turnover
 from {{ ref('mart_bed_utilization') }}
 group by month, {{ group_col }}
 {% endmacro %}

@@ -66,10 +66,12 @@ def generate(
     late_entry_share: float = 0.004,
     correction_share: float = 0.0005,
     redeliveries: int = 2,
-    missing_days: int = 1,
+    missing_share: float = 0.003,
+    outage_days: int = 4,
     bom_share: float = 0.02,
     gbk_centre: bool = True,
     late_delivery_share: float = 0.02,
+    slow_facility_late_share: float = 0.30,
     bad_encoding_files: int = 0,
     missing_column_files: int = 0,
     omit_empty_share: float = 0.03,
@@ -80,6 +82,9 @@ def generate(
     With ``anomalies=False`` (and ``bad_row_share=0``) every row and file is clean.  The anomaly
     knobs only act when ``anomalies`` is true, except ``bad_row_share`` which also needs it.
     File-level problems (``bad_encoding_files``, ``missing_column_files``) are off by default.
+    Deliveries: a ``missing_share`` of facility-days never arrives, one hospital's system is down
+    for ``outage_days`` days in a row, ``late_delivery_share`` of folders arrive after the 06:00
+    deadline, and one centre is late on ``slow_facility_late_share`` of its days.
     """
     t0 = time.perf_counter()
     out = Path(out)
@@ -106,10 +111,12 @@ def generate(
         late_entry_share,
         correction_share,
         redeliveries,
-        missing_days,
+        missing_share,
+        outage_days,
         bom_share,
         gbk_centre,
         late_delivery_share,
+        slow_facility_late_share,
         bad_encoding_files,
         missing_column_files,
         omit_empty_share,
@@ -207,10 +214,12 @@ class _Run:
         late_entry_share: float,
         correction_share: float,
         redeliveries: int,
-        missing_days: int,
+        missing_share: float,
+        outage_days: int,
         bom_share: float,
         gbk_centre: bool,
         late_delivery_share: float,
+        slow_facility_late_share: float,
         bad_encoding_files: int,
         missing_column_files: int,
         omit_empty_share: float,
@@ -226,6 +235,7 @@ class _Run:
         self.corr_share = correction_share if anomalies else 0.0
         self.bom_share = bom_share if anomalies else 0.0
         self.late_delivery_share = late_delivery_share if anomalies else 0.0
+        self.slow_late_share = slow_facility_late_share if anomalies else 0.0
         self.omit_empty_share = omit_empty_share
         self.bad = BadRows(self.rng, bad_row_share if anomalies else 0.0)
         self.pending: dict[date, dict[str, list[w.Batch]]] = defaultdict(lambda: defaultdict(list))
@@ -254,14 +264,20 @@ class _Run:
         self.redeliver: set[tuple[date, int]] = set()
         self.damage: dict[tuple[date, int], str] = {}
         self.damage_due: dict[int, list[str]] = {}
+        self.slow = -1
         if anomalies and inner:
-            for _ in range(missing_days):
-                self.missing.add(
-                    (
-                        inner[self.rng.integers(len(inner))],
-                        hospitals[self.rng.integers(len(hospitals))],
-                    )
-                )
+            # facility-days that never arrive, and one hospital's outage of consecutive days
+            for day in inner:
+                for fi in self.delivering:
+                    if self.rng.random() < missing_share:
+                        self.missing.add((day, fi))
+            if outage_days > 0 and hospitals:
+                down = hospitals[self.rng.integers(len(hospitals))]
+                first = int(self.rng.integers(max(1, len(inner) - outage_days)))
+                for day in inner[first : first + outage_days]:
+                    self.missing.add((day, down))
+            slow = [c for c in centres if c != self.gbk]
+            self.slow = slow[self.rng.integers(len(slow))] if slow else -1
             for _ in range(redeliveries):
                 key = (
                     inner[self.rng.integers(len(inner))],
@@ -409,10 +425,12 @@ class _Run:
         clean_day = key in self.redeliver
         out_files: list[tuple[str, bytes, int]] = []
         for ds, header, rows, eligible in files:
-            if not clean_day:
+            damage = self._damage(key, ds, header, rows, encoding)
+            # a file rejected whole gets no bad rows: they would never be looked at one by one
+            if not clean_day and damage is None:
                 rows = self.bad.inject(ds, d, code, header, rows, eligible)
             self.rows[ds] += len(rows)
-            out_files.append((ds, *self._encode(d, code, ds, header, rows, encoding, key)))
+            out_files.append((ds, *self._encode(d, code, ds, header, rows, encoding, damage)))
         folder = self.out / "extracts" / d.isoformat() / code
         gen = self._generated_at(d, code)
         version = 1
@@ -447,6 +465,30 @@ class _Run:
         self.folders += 1
         self.files += len(out_files)
 
+    def _damage(
+        self, key: tuple[date, int], ds: str, header: list[str], rows: list[list[str]], encoding: str
+    ) -> str | None:
+        """The file-level damage this file gets, if any: damage planned for the facility is
+        applied to the first suitable file on or after the planned day (some days a centre has
+        nothing with Chinese text to mangle)."""
+        todo = self.damage_due.setdefault(key[1], [])
+        if key in self.damage:
+            todo.append(self.damage.pop(key))
+        if key in self.redeliver or not rows:
+            return None
+        # a dataset no other rows depend on (a rejected visits file would orphan prescriptions)
+        if "missing_column" in todo and ds in ("chronic_followups", "referrals"):
+            todo.remove("missing_column")
+            return "missing_column"
+        if (
+            "bad_encoding" in todo
+            and encoding == "utf-8"
+            and not w.csv_text(header, rows).isascii()
+        ):
+            todo.remove("bad_encoding")
+            return "bad_encoding"
+        return None
+
     def _encode(
         self,
         d: date,
@@ -455,26 +497,16 @@ class _Run:
         header: list[str],
         rows: list[list[str]],
         encoding: str,
-        key: tuple[date, int],
+        damage: str | None,
     ) -> tuple[bytes, int]:
-        # file-level damage planned for this facility: applied to the first suitable file on or
-        # after the planned day (some days a centre has nothing with Chinese text to mangle)
-        todo = self.damage_due.setdefault(key[1], [])
-        if key in self.damage:
-            todo.append(self.damage.pop(key))
-        if key in self.redeliver:
-            todo = []
-        # a dataset no other rows depend on (a rejected visits file would orphan prescriptions)
-        if "missing_column" in todo and ds in ("chronic_followups", "referrals") and rows:
-            todo.remove("missing_column")
+        if damage == "missing_column":
             p = header.index("resident_id")
             header = header[:p] + header[p + 1 :]
             rows = [r[:p] + r[p + 1 :] for r in rows]
-            self._bad_file(d, code, ds, "missing_column")
         text = w.csv_text(header, rows)
-        if "bad_encoding" in todo and encoding == "utf-8" and not text.isascii():
-            todo.remove("bad_encoding")
-            self._bad_file(d, code, ds, "bad_encoding")
+        if damage:
+            self._bad_file(d, code, ds, damage)
+        if damage == "bad_encoding":
             return text.encode("gbk"), len(rows)  # GBK bytes in a folder declared utf-8
         bom = encoding == "utf-8" and self.bom_share > 0 and self.rng.random() < self.bom_share
         if bom:
@@ -482,18 +514,16 @@ class _Run:
         return w.encode(text, encoding, bom), len(rows)
 
     def _bad_file(self, d: date, code: str, ds: str, reason: str) -> None:
+        file = f"extracts/{d.isoformat()}/{code}/{ds}.csv"
         self.truth["bad_files"].append(
-            {
-                "business_date": d.isoformat(),
-                "facility": code,
-                "file": f"extracts/{d.isoformat()}/{code}/{ds}.csv",
-                "reason": reason,
-            }
+            {"business_date": d.isoformat(), "facility": code, "file": file, "reason": reason}
         )
 
     def _generated_at(self, d: date, code: str) -> str:
         nxt = d + timedelta(days=1)
-        if self.late_delivery_share > 0 and self.rng.random() < self.late_delivery_share:
+        slow = self.slow >= 0 and code == self.codes[self.slow]
+        late = self.slow_late_share if slow else self.late_delivery_share
+        if late > 0 and self.rng.random() < late:
             h, m = int(self.rng.integers(6, 14)), int(self.rng.integers(0, 60))
             s = f"{nxt.isoformat()}T{h:02d}:{m:02d}:00"
             self.truth["late_deliveries"].append(
@@ -516,6 +546,8 @@ class _Run:
 
 def _group(b: w.Batch) -> dict[int, np.ndarray]:
     folder = b["_folder"]
+    if len(folder) == 0:  # every row of the day was held back as a late entry
+        return {}
     order = np.argsort(folder, kind="stable")
     keys, starts = np.unique(folder[order], return_index=True)
     ends = np.append(starts[1:], len(order))

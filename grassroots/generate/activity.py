@@ -57,6 +57,28 @@ PACKAGE_FEES = np.array(
     dtype=np.int64,
 )
 FOLLOWUP_MODES = ("clinic", "home", "phone", "online")
+# Family doctor coverage: Shanghai's > 45 % of all residents, Hangzhou's 64 % of key groups.  The
+# target is a little above 45 % because the census counts people who never appear in care.
+SIGNING_TARGET = 0.47
+KEY_SIGNING = 0.64
+# Outpatient use is overdispersed: a gamma-distributed propensity per resident (shape 0.5) leaves
+# about a quarter of residents without a visit in a year, as health surveys report, where a plain
+# Poisson at 6 visits a year would leave almost nobody out (and every record "active").  Chronic
+# patients come back for their prescriptions: their propensity varies much less (shape 4).
+VISIT_PROPENSITY_SHAPE = 0.5
+CHRONIC_PROPENSITY_SHAPE = 4.0
+# Chronic follow-up plans: interval in days (and its share), and each patient's share of
+# face-to-face follow-ups, set so that about two thirds are under standard management (national
+# reports: 60-75 %).
+FOLLOWUP_INTERVALS = ((30, 0.15), (60, 0.25), (90, 0.60))
+FOLLOWUP_F2F_SHARE = (0.60, 1.0)
+# Residents 65+ who come for the annual check-up (老年人健康管理率 is reported at 60-75 %).
+ELDERLY_CHECKUP_SHARE = 0.75
+# Record updates at random, outside any service (a resident corrects an address, …): per day.
+RECORD_UPDATE_PER_DAY = 1 / 900
+# Ward diagnoses that name a chronic disease go to its patients only.
+HYPERTENSION_CATEGORIES = ("I10", "I11", "I12", "I13")
+DIABETES_CATEGORIES = ("E11", "E14")
 ADHERENCE = ("regular", "intermittent", "none")
 
 
@@ -119,8 +141,8 @@ class Simulator:
         self._init_visit_model(visits_per_year)
         self._init_drugs()
         self._init_signing()
-        self._init_records()
         self._init_followups()
+        self._init_records()
         self.ref_updates: dict[int, list[w.Batch]] = defaultdict(list)
         self.ref_admissions: dict[int, list[tuple[int, int, str, str]]] = defaultdict(list)
         self._init_inpatient()
@@ -137,7 +159,11 @@ class Simulator:
         r = self.r
         mult = np.array([1.6, 0.7, 0.7, 1.0, 1.4, 1.8, 2.0])
         band = np.searchsorted(AGE_BAND_EDGES, r.age0, side="right") - 1
-        lam = mult[band] * (1 + 0.5 * r.hypertension + 0.5 * r.diabetes)
+        shape = np.where(
+            r.hypertension | r.diabetes, CHRONIC_PROPENSITY_SHAPE, VISIT_PROPENSITY_SHAPE
+        )
+        propensity = self.rng.gamma(shape, 1 / shape)
+        lam = mult[band] * (1 + 0.5 * r.hypertension + 0.5 * r.diabetes) * propensity
         # class probabilities such that the *yearly* grassroots share hits the target despite
         # weekend and holiday dips that hit grassroots harder than hospitals
         days = [date(self.start.year, 1, 1) + timedelta(days=k) for k in range(365)]
@@ -154,6 +180,7 @@ class Simulator:
             + 0.55 * (np.diff(np.concatenate([[0], self.cls_p[(False, True)]])) * fmean).sum()
         )
         lam *= visits_per_year / 365.0 / mean_f / lam.mean()
+        self.visits_per_day = lam * mean_f  # after the day's thinning
         self.lam_cum = np.cumsum(lam)
         self.lam_total = float(self.lam_cum[-1])
         # candidate hospitals per (class, district)
@@ -220,10 +247,12 @@ class Simulator:
         r, rng = self.r, self.rng
         n = r.n
         key = self.key = r.key_population(r.age0)
-        # 64 % of key groups, the rest so that everybody together is at ~45 %
-        p_non = max(0.05, (0.45 - key.mean() * 0.64) / max(1e-9, 1 - key.mean()))
-        self.p_sign_key, self.p_sign_non = 0.64, p_non
-        signed = rng.random(n) < np.where(key, 0.64, p_non)
+        # key groups at their coverage, the others so that everybody together is at the target
+        p_non = max(
+            0.05, (SIGNING_TARGET - key.mean() * KEY_SIGNING) / max(1e-9, 1 - key.mean())
+        )
+        self.p_sign_key, self.p_sign_non = KEY_SIGNING, p_non
+        signed = rng.random(n) < np.where(key, KEY_SIGNING, p_non)
         s = self.s64
         self.c_id = np.full(n, -1, np.int64)
         self.c_sign = np.full(n, s, "datetime64[D]")
@@ -285,16 +314,27 @@ class Simulator:
         return dh_of[self.r.district[idx]], l3[self.r.district[idx] % len(l3)]
 
     def _init_records(self) -> None:
+        """The go-live stock of health records, with their real registration and update dates.
+
+        Signed residents all have a record, registered before they signed.  A record's last
+        update before go-live is its last service: visits, follow-ups, check-ups and updates at
+        random arrive at each resident's own rate, so the share of records active in the year
+        before go-live is the share active in any later year.
+        """
         r, rng = self.r, self.rng
         n = r.n
         s = self.s64
         has = (rng.random(n) < np.where(r.age0 >= 65, 0.95, 0.86)) & (r.birth < s - DAY)
+        has |= self.signed
         lo = np.maximum(r.birth, np.datetime64("2010-01-01")).astype(np.int64)
-        hi = s.astype(np.int64)
+        hi = np.where(self.signed, self.c_sign, s).astype(np.int64)
         reg = lo + (rng.random(n) * np.maximum(1, hi - lo)).astype(np.int64)
         self.rec_reg = np.where(has, reg, np.iinfo(np.int64).max)  # day number; max = none
-        upd = reg + (rng.random(n) * np.maximum(1, hi - reg)).astype(np.int64)
-        self.rec_upd = np.where(rng.random(n) < 0.7, np.minimum(upd, hi - 1), -1)
+        per_year = self.visits_per_day * 365 + 365 * RECORD_UPDATE_PER_DAY
+        per_year[self.fu_idx] += 365 / self.fu_interval
+        per_year += np.where(r.age0 >= 65, ELDERLY_CHECKUP_SHARE, np.where(r.age0 >= 18, 0.05, 0.01))
+        last = s.astype(np.int64) - 1 - np.floor(rng.exponential(365 / per_year)).astype(np.int64)
+        self.rec_upd = np.where(has & (last > reg), last, -1)
         # the six completeness fields: index into the value lists, -1 = empty;
         # ~75 % of records complete, the others miss one to three fields
         vals = (
@@ -320,12 +360,13 @@ class Simulator:
         managed = patient & (rng.random(r.n) < np.where(r.urban, 0.80, 0.72))
         self.fu_idx = np.flatnonzero(managed)
         k = len(self.fu_idx)
-        self.fu_interval = rng.choice([30, 60, 90], k, p=[0.15, 0.25, 0.60])
+        days, share = zip(*FOLLOWUP_INTERVALS, strict=True)
+        self.fu_interval = rng.choice(days, k, p=share)
         self.fu_next = self.s64.astype(np.int64) + (rng.random(k) * self.fu_interval).astype(
             np.int64
         )
         self.fu_ctrl = rng.random(k) < 0.62  # patient-level control propensity
-        self.fu_f2f = rng.uniform(0.45, 0.95, k)  # share of face-to-face follow-ups
+        self.fu_f2f = rng.uniform(*FOLLOWUP_F2F_SHARE, k)  # share of face-to-face follow-ups
 
     def _init_inpatient(self) -> None:
         """Wards (facility x department) with admission rates from Little's law."""
@@ -528,9 +569,14 @@ class Simulator:
             n_new = rng.poisson(self.sign_backlog)
             self.sign_backlog = 0
         if n_new:
-            un = np.flatnonzero(~self.signed)
+            # signing needs a health record (建档 comes first)
+            un = np.flatnonzero(~self.signed & (self.rec_reg < int(d.astype(np.int64))))
+            # weights in proportion to each group's odds of being signed keep both groups'
+            # coverage stationary (key groups 64 %, everybody ~45 %)
             key = self.key[un]
-            wgt = np.where(key, 2.0, 1.0)
+            odds_key = self.p_sign_key / (1 - self.p_sign_key)
+            odds_non = self.p_sign_non / (1 - self.p_sign_non)
+            wgt = np.where(key, odds_key, odds_non)
             pick = un[
                 np.unique(np.searchsorted(np.cumsum(wgt), rng.random(n_new) * wgt.sum(), "right"))
             ]
@@ -996,6 +1042,12 @@ class Simulator:
         child = np.flatnonzero(r.age0[st["res"][i]] < 15)
         kids = np.array(catalog.INPATIENT_DX["07"], dtype=object)
         dx[child] = kids[rng.integers(0, len(kids), len(child))]
+        who = st["res"][i]
+        cat = np.array([x[:3] for x in dx], dtype=object)
+        wrong = (np.isin(cat, HYPERTENSION_CATEGORIES) & ~r.hypertension[who]) | (
+            np.isin(cat, DIABETES_CATEGORIES) & ~r.diabetes[who]
+        )
+        dx[wrong] = "J18.9"
         refd = getattr(self, "_ref_dx", {})
         dx = np.array(
             [refd.get(rf) or x for rf, x in zip(st["ref"][i], dx, strict=True)], dtype=object
@@ -1127,7 +1179,7 @@ class Simulator:
             return
         frac = len(days) / (366 if year % 4 == 0 else 365)  # only the part of the year simulated
         age = age_at(r.birth, np.datetime64(f"{year}-12-31"))
-        p = np.where(age >= 65, 0.70, np.where(age >= 18, 0.05, 0.01)) * frac
+        p = np.where(age >= 65, ELDERLY_CHECKUP_SHARE, np.where(age >= 18, 0.05, 0.01)) * frac
         who = np.flatnonzero(rng.random(r.n) < p)
         day = work[rng.integers(0, len(work), len(who))]
         o = np.argsort(day, kind="stable")
@@ -1194,7 +1246,7 @@ class Simulator:
         # updates: after a follow-up or check-up (half of them) and at random
         has = self.rec_reg < dnum
         upd = touched[has[touched] & (rng.random(len(touched)) < 0.5)]
-        rnd = np.flatnonzero(has & (rng.random(r.n) < 1 / 900))
+        rnd = np.flatnonzero(has & (rng.random(r.n) < RECORD_UPDATE_PER_DAY))
         upd = np.union1d(upd, rnd)
         if len(upd):
             self.rec_upd[upd] = dnum

@@ -24,6 +24,8 @@ Interpretations (for reconciliation with the loader):
   A key repeated inside one file cannot happen in a clean region; if it does, the last line
   wins here (the warehouse quarantines it — the oracle assumes a clean region).
 * A dataset missing from a folder's manifest contributes nothing for that facility-day.
+* ``_health_record_versions``: resident_id and updated_date of every delivered health-record
+  row (before latest-wins), for the record-update events of the activation rate.
 """
 
 from __future__ import annotations
@@ -189,6 +191,7 @@ def load_landing(path: str | Path) -> dict[str, pd.DataFrame]:
             # group files by header so one DataFrame is built per (dataset, header)
             parts[name].setdefault(tuple(header), []).extend(r + lineage for r in rows)
 
+    out["_health_record_versions"] = _empty("health_records", [])[["resident_id", "updated_date"]]
     for name in DAILY_NAMES:
         if not parts[name]:
             out[name] = _empty(name, LINEAGE)
@@ -202,6 +205,11 @@ def load_landing(path: str | Path) -> dict[str, pd.DataFrame]:
         df["_delivery_version"] = df["_delivery_version"].astype("int64")
         df["_order"] = range(len(df))
         df = df.sort_values(["_business_date", "_delivery_version", "_order"], kind="stable")
+        if name == "health_records":
+            # every delivered version: each one's updated_date is a record update (activity)
+            out["_health_record_versions"] = df[["resident_id", "updated_date"]].reset_index(
+                drop=True
+            )
         df = df.drop_duplicates(list(RECORD_KEYS[name]), keep="last")
         out[name] = df.drop(columns="_order").sort_index().reset_index(drop=True)
 

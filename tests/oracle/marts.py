@@ -52,8 +52,10 @@ Per mart
 11. mart_health_records: records = residents with registered_date <= D (and born by D);
     complete = the six fields plus resident_id, sex, birth_date, region_code non-empty; active =
     a record whose resident had, in the 365 days D-364..D inclusive, an outpatient visit (any
-    facility), a chronic follow-up, a checkup, a contract sign_date, or the record's
-    updated_date. (Registration alone is not activity; inpatient stays are not "visits".)
+    facility), a chronic follow-up, a checkup, a contract sign_date, or a record update: the
+    updated_date of ANY delivered version of the record (latest-wins keeps only the newest, and
+    an earlier update stays an event). (Registration alone is not activity; inpatient stays are
+    not "visits".)
 12. Hypertension/diabetes follow-up (year x team): eligible = disease patients (8) as of the
     year's as_of_date, aged >= 35 then; managed = eligible with >= 1 follow-up of that disease in
     [Jan 1, as_of_date]; required_followups = q; standard = >= q follow-ups of which >= q with
@@ -451,7 +453,7 @@ def expected_health_records(data: Data) -> pd.DataFrame:
                 (data["chronic_followups"], "resident_id", "followup_date"),
                 (data["health_checkups"], "resident_id", "checkup_date"),
                 (data["signings"], "resident_id", "sign_date"),
-                (data["health_records"], "resident_id", "updated_date"),
+                (data["_health_record_versions"], "resident_id", "updated_date"),
             )
         ],
         ignore_index=True,

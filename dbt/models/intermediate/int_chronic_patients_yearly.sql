@@ -1,13 +1,7 @@
--- Patient-year chronic disease management (基本公卫 hypertension / type 2 diabetes programmes):
--- one row per year x disease x patient aged >= 35 at year end, hypertension = record flag or an
--- I10-I13 diagnosis by year end; diabetes = flag or E11/E14.  Follow-ups of that disease in the
--- year: count, face-to-face count (mode clinic or home), and the latest follow-up's values
--- (latest followup_date, ties broken by followup_id) which decide control.
 {{ config(materialized='table') }}
 
 with years as (
-    select distinct year, cast({{ dbt.dateadd('day', -1, dbt.dateadd('year', 1, year_start('year'))) }} as date) as year_end
-    from {{ ref('int_calendar_months') }}
+    select year, as_of_date, is_complete, quarters_begun from {{ ref('int_calendar_years') }}
 ),
 
 diseases as (
@@ -17,18 +11,22 @@ diseases as (
 ),
 
 patients as (
+    -- patients as of the year's as-of date (Dec 31, or the last day loaded in the year still
+    -- running): the record flag, or a diagnosis dated by then; age at that date
     select
         y.year,
-        y.year_end,
+        y.as_of_date,
+        y.is_complete,
+        y.quarters_begun,
         d.disease,
         r.resident_id,
         r.region_code,
-        {{ age_at('r.birth_date', 'y.year_end') }} as age
+        {{ age_at('r.birth_date', 'y.as_of_date') }} as age
     from years as y
     cross join diseases as d
     inner join {{ ref('int_residents_enriched') }} as r
-        on (d.disease = 'hypertension' and {{ is_hypertension('r', 'y.year_end') }})
-        or (d.disease = 'diabetes' and {{ is_diabetes('r', 'y.year_end') }})
+        on (d.disease = 'hypertension' and {{ is_hypertension('r', 'y.as_of_date') }})
+        or (d.disease = 'diabetes' and {{ is_diabetes('r', 'y.as_of_date') }})
 ),
 
 followups as (
@@ -61,6 +59,11 @@ per_patient as (
 
 select
     p.year,
+    p.as_of_date,
+    p.is_complete,
+    -- 规范管理 needs 4 face-to-face follow-ups a year; a year still running needs one per
+    -- quarter begun
+    p.quarters_begun as required_followups,
     p.disease,
     p.resident_id,
     p.region_code,
@@ -74,8 +77,7 @@ select
     f.latest_dbp,
     f.latest_fasting_glucose,
     coalesce(f.followups, 0) >= 1 as is_managed,
-    -- 规范管理: >= 4 follow-ups in the year, at least 4 of them face to face
-    coalesce(f.face_to_face_followups, 0) >= 4 as is_standard_managed,
+    coalesce(f.face_to_face_followups, 0) >= p.quarters_begun as is_standard_managed,
     case
         when f.followups is null then false
         when p.disease = 'hypertension' then

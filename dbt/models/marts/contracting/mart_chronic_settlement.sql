@@ -1,51 +1,42 @@
--- 慢病签约医保结算 (local capitation rule, all parameters from seed settlement_rules):
--- year x centre x disease.  Patients: residents who are patients of the disease by year end
--- (record flag or diagnosis; no record needed) and had a counted contract (status active) overlapping the year
--- with the centre; a resident with contracts at several centres in a year is paid to the centre
--- of the contract that started last.  Volume = sum of days_supply of the patient's prescription
--- lines in the year (visit date) at the centre or its stations/village clinics, for drugs whose
--- 3-character ATC code lies in [atc_from, atc_to] (C02-C10, A10).  coverage = volume / need_days;
--- tier full when coverage >= full_threshold (paid amount_per_patient), partial when >=
--- partial_threshold (paid partial_payout x amount), none below; thresholds are inclusive.
 with rules as (
     select * from {{ ref('settlement_rules') }}
 ),
 
 years as (
-    select distinct year,
-        {{ year_start('year') }} as year_start,
-        cast({{ dbt.dateadd('day', -1, dbt.dateadd('year', 1, year_start('year'))) }} as date) as year_end
-    from {{ ref('int_calendar_months') }}
+    select year, year_start, as_of_date, is_complete, days_elapsed, days_in_year
+    from {{ ref('int_calendar_years') }}
 ),
 
 contracts as (
+    -- the contract that started last among those in force on some day of the year up to its
+    -- as-of date (int_contracts_in_force holds the counted contract of every day)
     select
         y.year,
-        s.resident_id,
-        s.facility_code,
+        c.resident_id,
+        c.facility_code,
         row_number() over (
-            partition by y.year, s.resident_id order by s.start_date desc, s.contract_id desc
+            partition by y.year, c.resident_id
+            order by c.start_date desc, c.sign_date desc, c.contract_id desc
         ) as pick
     from years as y
-    inner join {{ ref('int_signings_current') }} as s
-        on s.start_date <= y.year_end and s.end_date >= y.year_start
-    where s.status in {{ in_list('signing_counted_statuses') }}
+    inner join {{ ref('int_contracts_in_force') }} as c
+        on c.in_force_from <= y.as_of_date and c.in_force_to >= y.year_start
 ),
 
 patients as (
-    select c.year, c.resident_id, c.facility_code, r.disease, y.year_end
+    select c.year, c.resident_id, c.facility_code, r.disease
     from contracts as c
     inner join years as y on y.year = c.year
     inner join rules as r on c.year between r.valid_from and r.valid_to
-    -- a patient needs no health record: the record flag or a diagnosis by year end
+    -- a patient needs no health record: the record flag or a diagnosis by the as-of date
     left join {{ ref('int_health_records_current') }} as hr on hr.resident_id = c.resident_id
     left join {{ ref('int_chronic_diagnoses_first') }} as dx on dx.resident_id = c.resident_id
     where c.pick = 1
       and (
           (r.disease = 'hypertension' and (coalesce(hr.hypertension, false)
-              or coalesce(dx.first_hypertension_dx_date <= y.year_end, false)))
+              or coalesce(dx.first_hypertension_dx_date <= y.as_of_date, false)))
           or (r.disease = 'diabetes' and (coalesce(hr.diabetes, false)
-              or coalesce(dx.first_diabetes_dx_date <= y.year_end, false)))
+              or coalesce(dx.first_diabetes_dx_date <= y.as_of_date, false)))
       )
 ),
 
@@ -74,10 +65,16 @@ coverage as (
         p.resident_id,
         r.amount_per_patient,
         r.partial_payout,
-        {{ safe_divide('coalesce(v.days_supply, 0)', 'r.need_days') }} as coverage,
+        -- the year's need, pro-rated to the days elapsed while the year is still running
+        cast(r.need_days as {{ type_double() }}) * y.days_elapsed / y.days_in_year as required_days,
+        r.need_days,
+        y.days_elapsed,
+        y.days_in_year,
         r.full_threshold,
-        r.partial_threshold
+        r.partial_threshold,
+        coalesce(v.days_supply, 0) as days_supply
     from patients as p
+    inner join years as y on y.year = p.year
     inner join rules as r on r.disease = p.disease and p.year between r.valid_from and r.valid_to
     left join volume as v
         on v.year = p.year and v.resident_id = p.resident_id
@@ -85,33 +82,42 @@ coverage as (
 ),
 
 tiered as (
+    -- thresholds inclusive, compared in exact decimals: volume >= threshold x need_days x days
+    -- elapsed / days in the year, multiplied out (binary fractions such as 0.7 x 365 are not
+    -- exact)
     select
         *,
         case
-            when coverage >= full_threshold then 'full'
-            when coverage >= partial_threshold then 'partial'
+            when cast(days_supply as decimal(18, 4)) * days_in_year
+                 >= cast(full_threshold as decimal(18, 4)) * need_days * days_elapsed then 'full'
+            when cast(days_supply as decimal(18, 4)) * days_in_year
+                 >= cast(partial_threshold as decimal(18, 4)) * need_days * days_elapsed then 'partial'
             else 'none'
         end as tier
     from coverage
 )
 
 select
-    year,
-    facility_code,
-    disease,
+    t.year,
+    t.facility_code,
+    t.disease,
+    max(y.as_of_date) as as_of_date,
+    {{ bool_and('y.is_complete') }} as is_complete,
+    max(t.required_days) as required_days,
     count(*) as patients,
-    cast(sum(amount_per_patient) as decimal(18, 2)) as budget,
-    {{ count_where("tier = 'full'") }} as tier_full,
-    {{ count_where("tier = 'partial'") }} as tier_partial,
-    {{ count_where("tier = 'none'") }} as tier_none,
+    cast(sum(t.amount_per_patient) as decimal(18, 2)) as budget,
+    {{ count_where("t.tier = 'full'") }} as tier_full,
+    {{ count_where("t.tier = 'partial'") }} as tier_partial,
+    {{ count_where("t.tier = 'none'") }} as tier_none,
     cast(sum(
-        case tier
-            when 'full' then amount_per_patient
-            when 'partial' then amount_per_patient * partial_payout
+        case t.tier
+            when 'full' then t.amount_per_patient
+            when 'partial' then t.amount_per_patient * t.partial_payout
             else 0
         end
     ) as decimal(18, 2)) as payable,
-    {{ safe_divide("sum(" ~ flag("tier = 'full'") ~ ")", 'count(*)') }} as full_tier_rate,
-    {{ safe_divide('sum(case tier when \'full\' then amount_per_patient when \'partial\' then amount_per_patient * partial_payout else 0 end)', 'sum(amount_per_patient)') }} as payable_share
-from tiered
-group by year, facility_code, disease
+    {{ safe_divide("sum(" ~ flag("t.tier = 'full'") ~ ")", 'count(*)') }} as full_tier_rate,
+    {{ safe_divide("sum(case t.tier when 'full' then t.amount_per_patient when 'partial' then t.amount_per_patient * t.partial_payout else 0 end)", 'sum(t.amount_per_patient)') }} as payable_share
+from tiered as t
+inner join years as y on y.year = t.year
+group by t.year, t.facility_code, t.disease

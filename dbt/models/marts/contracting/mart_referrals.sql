@@ -1,8 +1,3 @@
--- 双向转诊: month (of referral_time) x facility.  *_out: referrals the facility sent, *_in:
--- referrals it received (to_facility_code), each in its current (latest-wins) status.
--- down_share = down_out / (up_out + down_out); arrival_rate = arrived / all sent referrals (every
--- status); referral_rate = referrals sent / outpatient visits of the facility-month.
--- For tertiary hospitals down_out is 国考 indicator 2 (下转患者人次数).
 {{
     config(
         materialized=incremental_materialization(),
@@ -13,7 +8,11 @@
 }}
 
 with referrals as (
-    select * from {{ ref('int_referrals_current') }}
+    select
+        *,
+        -- directional counts take the referrals that went ahead (not rejected or cancelled)
+        status not in ('rejected', 'cancelled') as went_ahead
+    from {{ ref('int_referrals_current') }}
     where {{ month_needs_rebuild('month', ['referrals', 'outpatient_visits']) }}
 ),
 
@@ -21,8 +20,9 @@ sent as (
     select
         month,
         facility_code,
-        {{ count_where("direction = 'up'") }} as up_out,
-        {{ count_where("direction = 'down'") }} as down_out,
+        count(*) as referrals_sent,
+        {{ count_where("went_ahead and direction = 'up'") }} as up_out,
+        {{ count_where("went_ahead and direction = 'down'") }} as down_out,
         {{ count_where("status = 'requested'") }} as requested_out,
         {{ count_where("status = 'accepted'") }} as accepted_out,
         {{ count_where("status = 'arrived'") }} as arrived_out,
@@ -38,8 +38,8 @@ received as (
     select
         month,
         to_facility_code as facility_code,
-        {{ count_where("direction = 'up'") }} as up_in,
-        {{ count_where("direction = 'down'") }} as down_in,
+        {{ count_where("went_ahead and direction = 'up'") }} as up_in,
+        {{ count_where("went_ahead and direction = 'down'") }} as down_in,
         {{ count_where("status = 'arrived'") }} as arrived_in
     from referrals
     group by month, to_facility_code
@@ -53,9 +53,13 @@ visits as (
 ),
 
 grain as (
+    -- every facility-month with visits or referrals: a facility's referral rate rolls up over
+    -- all its visits, months without referrals included
     select month, facility_code from sent
     union
     select month, facility_code from received
+    union
+    select month, facility_code from visits
 ),
 
 summary as (
@@ -66,7 +70,7 @@ summary as (
         coalesce(s.down_out, 0) as down_out,
         coalesce(r.up_in, 0) as up_in,
         coalesce(r.down_in, 0) as down_in,
-        coalesce(s.up_out, 0) + coalesce(s.down_out, 0) as referrals_sent,
+        coalesce(s.referrals_sent, 0) as referrals_sent,
         coalesce(s.requested_out, 0) as requested_out,
         coalesce(s.accepted_out, 0) as accepted_out,
         coalesce(s.arrived_out, 0) as arrived_out,
@@ -93,7 +97,7 @@ select
     s.up_in,
     s.down_in,
     s.referrals_sent,
-    {{ safe_divide('s.down_out', 's.referrals_sent') }} as down_share,
+    {{ safe_divide('s.down_out', 's.up_out + s.down_out') }} as down_share,
     s.requested_out,
     s.accepted_out,
     s.arrived_out,

@@ -1,4 +1,3 @@
--- Roll-up of mart_referrals to month x facility level group, from sums.
 select
     month,
     level_group,
@@ -7,7 +6,7 @@ select
     {{ sum_int('up_in') }} as up_in,
     {{ sum_int('down_in') }} as down_in,
     {{ sum_int('referrals_sent') }} as referrals_sent,
-    {{ safe_divide('sum(down_out)', 'sum(referrals_sent)') }} as down_share,
+    {{ safe_divide('sum(down_out)', 'sum(up_out) + sum(down_out)') }} as down_share,
     {{ sum_int('arrived_out') }} as arrived_out,
     {{ safe_divide('sum(arrived_out)', 'sum(referrals_sent)') }} as arrival_rate,
     {{ sum_int('outpatient_visits') }} as outpatient_visits,

@@ -1,17 +1,9 @@
--- 家庭医生签约覆盖: month-end (as_of_date) x community of residence x team.
--- Denominator population and the 65+/0-6 populations come from population.csv (year of the
--- date) and are the COMMUNITY's: they repeat on every team row of a community (team_code 'none'
--- when nobody in the community is signed).  Never sum them across teams: use
--- mart_signing_coverage_by_community, which takes them once.
--- signed: residents with a counted contract covering the date (status active or expired, see
--- int_contracts_active_month_end); a resident with several counts once, under the team of the
--- contract that started last.  Key population (any of the nine groups at the date, counted once)
--- and disease groups come from the residents' current health records.
--- renewals / contracts_ending: contracts (not terminated) whose end_date falls in the month,
--- and those of them with a later contract naming them in renewal_of; placed by the ending
--- contract's team and the resident's community.
 with performance_period as (
     select month, as_of_date, year from {{ ref('int_calendar_months') }}
+),
+
+data_as_of as (
+    select {{ day_of('max(data_as_of)') }} as day_of_month from {{ ref('int_calendar_months') }}
 ),
 
 residents as (
@@ -30,27 +22,31 @@ population as (
 ),
 
 resident_keys as (
-    -- What decides a resident's groups at a month-end, and nothing finer: residents with the same
-    -- keys are counted together (a residents x month-ends table was 10 M rows at 1 M residents
-    -- after a year).  A diagnosis counts at a month-end iff its month has begun; age at a
-    -- month-end depends only on the birth year and month, the month-end being on or after any
-    -- birthday of its month -- except for 29 February births at 28 February: those keep their date.
+    -- What decides a resident's groups at a snapshot date, and nothing finer: residents with the
+    -- same keys are counted together (a residents x month-ends table was 10 M rows at 1 M
+    -- residents after a year).  A diagnosis counts at a date iff its month has begun (no event
+    -- is later than the last day loaded).  Age and "born yet" at a month-end depend only on the
+    -- birth year and month; at the running month's snapshot (the last day loaded, day D) also on
+    -- whether the birthday is after day D: those birth dates, and 29 February ones (28 February
+    -- month-ends), are kept whole.
     select
-        region_code,
+        r.region_code,
         case
-            when extract(month from birth_date) = 2 and extract(day from birth_date) = 29 then birth_date
-            else {{ month_of('birth_date') }}
+            when extract(month from r.birth_date) = 2 and {{ day_of('r.birth_date') }} = 29 then r.birth_date
+            when {{ day_of('r.birth_date') }} > d.day_of_month then r.birth_date
+            else {{ month_of('r.birth_date') }}
         end as birth_date,
-        pregnant,
-        tuberculosis,
-        severe_mental_disorder,
-        disability,
-        low_income,
-        hypertension_flag,
-        diabetes_flag,
-        {{ month_of('first_hypertension_dx_date') }} as first_hypertension_dx_date,
-        {{ month_of('first_diabetes_dx_date') }} as first_diabetes_dx_date
-    from residents
+        r.pregnant,
+        r.tuberculosis,
+        r.severe_mental_disorder,
+        r.disability,
+        r.low_income,
+        r.hypertension_flag,
+        r.diabetes_flag,
+        {{ month_of('r.first_hypertension_dx_date') }} as first_hypertension_dx_date,
+        {{ month_of('r.first_diabetes_dx_date') }} as first_diabetes_dx_date
+    from residents as r
+    cross join data_as_of as d
 ),
 
 resident_groups as (
@@ -63,9 +59,9 @@ resident_groups as (
 ),
 
 community_counts as (
-    -- every resident with a health record (placed by its community of residence, the current
-    -- record's) at every month-end: key population and disease groups known from records.  Not
-    -- limited to records registered by then: a contract signed before the record was keyed
+    -- every resident with a health record, born by the date (placed by its community of
+    -- residence, the current record's): key population and disease groups known from records.
+    -- Not limited to records registered by then: a contract signed before the record was keyed
     -- still counts.
     select
         p.as_of_date,
@@ -75,45 +71,21 @@ community_counts as (
         {{ sum_int("case when " ~ is_hypertension('g', 'p.as_of_date') ~ " then g.residents else 0 end") }} as hypertension_patients,
         {{ sum_int("case when " ~ is_diabetes('g', 'p.as_of_date') ~ " then g.residents else 0 end") }} as diabetes_patients
     from performance_period as p
-    cross join resident_groups as g
+    inner join resident_groups as g on g.birth_date <= p.as_of_date
     group by p.as_of_date, g.region_code
 ),
 
-counted_contracts as (
-    select contract_id, resident_id, start_date, end_date
-    from {{ ref('int_signings_current') }}
-    where status in {{ in_list('signing_counted_statuses') }}
-),
-
-outranked as (
-    -- (contract, month-end) pairs where another counted contract of the same resident covers the
-    -- month-end too and started later (the higher contract_id on the same start date): that one
-    -- counts.  Only residents with overlapping contracts have such pairs, so this stays small,
-    -- where picking among every contract-month (3 M at 1 M residents after a year) took a
-    -- 3 M-group aggregate.
-    select c.contract_id, p.as_of_date
-    from counted_contracts as c
-    inner join counted_contracts as o
-        on o.resident_id = c.resident_id
-       and (o.start_date > c.start_date
-            or (o.start_date = c.start_date and o.contract_id > c.contract_id))
-    inner join performance_period as p
-        on p.as_of_date >= c.start_date and p.as_of_date <= c.end_date
-       and p.as_of_date >= o.start_date and p.as_of_date <= o.end_date
-),
-
 contracts as (
-    -- per resident and month-end, the contract that started last
-    select c.as_of_date, c.resident_id, c.team_code, c.package_code, c.is_combo_111
-    from {{ ref('int_contracts_active_month_end') }} as c
-    where not exists (
-        select 1 from outranked as x
-        where x.contract_id = c.contract_id and x.as_of_date = c.as_of_date
-    )
+    -- per resident and snapshot date, the counted contract in force (int_contracts_in_force:
+    -- one per resident and day)
+    select p.as_of_date, c.resident_id, c.team_code, c.package_code, c.is_combo_111
+    from performance_period as p
+    inner join {{ ref('int_contracts_in_force') }} as c
+        on p.as_of_date >= c.in_force_from and p.as_of_date <= c.in_force_to
 ),
 
 status as (
-    -- signed residents with a health record at each month-end, with age and groups at the date
+    -- signed residents with a health record, born by the date, with age and groups at the date
     select
         s.as_of_date,
         r.region_code,
@@ -126,6 +98,7 @@ status as (
         {{ is_diabetes('r', 's.as_of_date') }} as is_diabetes
     from contracts as s
     inner join residents as r on r.resident_id = s.resident_id
+    where r.birth_date <= s.as_of_date
 ),
 
 team_counts as (
@@ -149,6 +122,8 @@ team_counts as (
 ),
 
 ending as (
+    -- contracts that ran to their end in the month (terminated ones ended early and are not
+    -- up for renewal), up to the snapshot date, and those of them that a later contract renews
     select
         p.as_of_date,
         r.region_code,
@@ -156,7 +131,7 @@ ending as (
         count(*) as contracts_ending,
         {{ count_where('n.contract_id is not null') }} as renewals
     from {{ ref('int_signings_current') }} as s
-    inner join performance_period as p on {{ month_of('s.end_date') }} = p.month
+    inner join performance_period as p on s.end_date >= p.month and s.end_date <= p.as_of_date
     inner join residents as r on r.resident_id = s.resident_id
     left join (
         select distinct renewal_of as contract_id from {{ ref('int_signings_current') }}

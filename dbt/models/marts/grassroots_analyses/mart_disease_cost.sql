@@ -1,6 +1,3 @@
--- 疾病费用分析: year x ICD-10 3-character category x setting.  An episode is an outpatient visit
--- (year of visit_time) or an inpatient stay (year of discharge_time); patients are distinct
--- residents within the row (not additive across rows).
 with episodes as (
     select
         'outpatient' as setting,
@@ -35,6 +32,9 @@ select
     s.year,
     s.icd10_category,
     s.setting,
+    y.as_of_date,
+    y.is_complete,
+    i.title_zh,
     i.title_en,
     i.chapter,
     i.chapter_title_zh,
@@ -47,3 +47,4 @@ select
     {{ safe_divide('s.total_fee', 's.patients') }} as cost_per_patient
 from summary as s
 left join {{ ref('icd10_categories') }} as i on i.category = s.icd10_category
+left join {{ ref('int_calendar_years') }} as y on y.year = s.year

@@ -1,13 +1,3 @@
--- 基层就医人次分析: month x district.  Two views of a district in one row:
--- * activity (by the facility's district): total_visits, grassroots_visits, grassroots_share
---   (基层诊疗量占比, target >= 0.65) and the same split for signed / unsigned residents (签约居民
---   基层就诊率: a visit is "signed" when the resident had a counted contract covering the visit
---   date, see int_contracts_active_month_end for which statuses count);
--- * residents (by the district of the resident's health-record community):
---   county_resident_visits, in_county_visits (made at a facility of the same district) and
---   in_county_rate (县域内就诊率, target ~0.90).  Visits of residents without a health record have
---   no home district and are left out of these two columns.
--- Rebuilt in full: a late contract or record change can move visits of any month.
 with visits as (
     select
         v.month,
@@ -22,14 +12,13 @@ with visits as (
 ),
 
 signed as (
-    -- visits covered by a counted contract on the visit date
-    select distinct v.facility_code, v.visit_id
+    -- visits on a day the resident had a contract in force (at most one counted contract a day)
+    select v.facility_code, v.visit_id
     from visits as v
-    inner join {{ ref('int_signings_current') }} as s
+    inner join {{ ref('int_contracts_in_force') }} as s
         on s.resident_id = v.resident_id
-       and s.start_date <= v.visit_date
-       and s.end_date >= v.visit_date
-    where s.status in {{ in_list('signing_counted_statuses') }}
+       and v.visit_date >= s.in_force_from
+       and v.visit_date <= s.in_force_to
 ),
 
 classified as (

@@ -1,12 +1,5 @@
--- 健康年检分析: year x community of residence (population-based).
--- Denominator: 65+ resident population of the community (population.csv, bands 65-79 and 80+).
--- Numerator: residents with a health record in the community, aged >= 65 at year end, with an
--- `elderly_annual` check in the year completing all 8 item groups (counted once).
 with performance_period as (
-    select distinct year,
-        {{ year_start('year') }} as year_start,
-        cast({{ dbt.dateadd('day', -1, dbt.dateadd('year', 1, year_start('year'))) }} as date) as year_end
-    from {{ ref('int_calendar_months') }}
+    select year, as_of_date, is_complete from {{ ref('int_calendar_years') }}
 ),
 
 communities as (
@@ -36,7 +29,7 @@ numerator as (
     inner join performance_period as p on p.year = c.year
     where c.checkup_type = 'elderly_annual'
       and c.items_completed = 8
-      and {{ age_at('c.birth_date', 'p.year_end') }} >= 65
+      and {{ age_at('c.birth_date', 'p.as_of_date') }} >= 65
     group by c.year, c.region_code
 ),
 
@@ -55,6 +48,8 @@ select
     p.year,
     c.region_code,
     c.district_code,
+    p.as_of_date,
+    p.is_complete,
     coalesce(d.population_65plus, 0) as population_65plus,
     coalesce(n.checked_65plus, 0) as checked_65plus,
     {{ safe_divide('coalesce(n.checked_65plus, 0)', 'd.population_65plus') }} as elderly_health_mgmt_rate,

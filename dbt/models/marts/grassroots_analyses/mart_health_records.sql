@@ -1,16 +1,5 @@
--- 健康档案建立完整率 / 使用率: month-end (as_of_date) x community of residence.
--- records: residents whose (current) record was registered on or before the date, one per
--- resident; complete: the six completeness fields non-empty; active: any outpatient visit,
--- chronic follow-up, checkup, signing or record update (the spec's list; inpatient stays are not
--- in it) in the 365 days up to the date ((as_of - 364 days) .. as_of).  Denominator population:
--- population.csv of the year.
--- Why no residents x month-ends table: it grew with every month of history (10 M rows at 1 M
--- residents after a year).  Records are counted by registration month and summed up to each
--- month; activity is kept as one span of months per resident and event month, counted with
--- +1 / -1 at the span's ends.  The events come grouped by resident and month from an
--- incremental model, so a new day does not regroup the whole history.
 with performance_period as (
-    select month, as_of_date, year from {{ ref('int_calendar_months') }}
+    select month, as_of_date, year, is_complete from {{ ref('int_calendar_months') }}
 ),
 
 communities as (
@@ -24,8 +13,13 @@ population as (
 ),
 
 residents as (
-    -- a record counts at every month-end from the end of its registration month on
-    select resident_id, region_code, {{ month_of('registered_date') }} as registered_month, is_complete
+    -- a record counts at every month-end from the end of its registration month on (and of the
+    -- resident's birth month: residents count from birth)
+    select
+        resident_id,
+        region_code,
+        greatest({{ month_of('registered_date') }}, {{ month_of('birth_date') }}) as registered_month,
+        is_complete
     from {{ ref('int_residents_enriched') }}
 ),
 
@@ -52,15 +46,18 @@ record_counts as (
 
 events as (
     -- per resident and month the last activity event: visits, follow-ups and checkups come
-    -- grouped by month (int_resident_event_months, incremental); each signing and record update
-    -- is one more row, possibly in a month that already has one
+    -- grouped by month (int_resident_event_months, incremental); each signing is one more row,
+    -- possibly in a month that already has one.  A record update is the updated_date of every
+    -- delivered version of the record: the current version keeps only the latest one, and
+    -- the go-live stock's update dates would vanish as soon as a record changes again.
     select resident_id, month, last_event from {{ ref('int_resident_event_months') }}
     union all
     select resident_id, {{ month_of('sign_date') }}, sign_date from {{ ref('int_signings_current') }}
     union all
-    select resident_id, {{ month_of('updated_date') }}, updated_date
-    from {{ ref('int_health_records_current') }}
+    select resident_id, {{ month_of('updated_date') }}, max(updated_date)
+    from {{ ref('stg_raw__health_records') }}
     where updated_date is not null
+    group by resident_id, {{ month_of('updated_date') }}
 ),
 
 spans as (
@@ -99,7 +96,27 @@ active_counts as (
     select p.as_of_date, d.region_code, {{ sum_int('d.delta') }} as active_records
     from performance_period as p
     inner join active_deltas as d on d.month <= p.month
+    where p.is_complete
     group by p.as_of_date, d.region_code
+),
+
+running_active as (
+    -- the month still running is measured at the last day loaded, not at a month-end: its
+    -- window is counted from the events themselves (their monthly last events suffice)
+    select p.as_of_date, r.region_code, count(distinct e.resident_id) as active_records
+    from performance_period as p
+    inner join events as e
+        on e.last_event <= p.as_of_date
+       and e.last_event > {{ dbt.dateadd('day', -var('active_record_days'), 'p.as_of_date') }}
+    inner join residents as r on r.resident_id = e.resident_id
+    where not p.is_complete and r.registered_month <= p.month
+    group by p.as_of_date, r.region_code
+),
+
+all_active as (
+    select * from active_counts
+    union all
+    select * from running_active
 )
 
 select
@@ -117,4 +134,4 @@ from performance_period as p
 cross join communities as c
 left join population as pop on pop.region_code = c.region_code and pop.year = p.year
 left join record_counts as rc on rc.as_of_date = p.as_of_date and rc.region_code = c.region_code
-left join active_counts as ac on ac.as_of_date = p.as_of_date and ac.region_code = c.region_code
+left join all_active as ac on ac.as_of_date = p.as_of_date and ac.region_code = c.region_code

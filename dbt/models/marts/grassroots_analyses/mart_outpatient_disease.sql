@@ -1,7 +1,3 @@
--- 门诊疾病分析: month x facility level (facilities.level: 3, 2, 1, 0 = unrated) x ICD-10
--- 3-character category of the visit's diagnosis.  share_of_visits = visits / all visits of the
--- month and level; rank = standard competition rank (1, 2, 2, 4) by visits within the month and
--- level (1 = most visits).
 {{
     config(
         materialized=incremental_materialization(),
@@ -12,7 +8,7 @@
 }}
 
 with visits as (
-    select v.*, {{ icd10_category('v.diagnosis_code') }} as icd10_category, f.facility_level
+    select v.*, {{ icd10_category('v.diagnosis_code') }} as icd10_category, f.level_group
     from {{ ref('int_outpatient_visits_current') }} as v
     left join {{ ref('int_facilities_classified') }} as f on f.facility_code = v.facility_code
     where {{ month_needs_rebuild('v.month', ['outpatient_visits']) }}
@@ -21,24 +17,25 @@ with visits as (
 by_category as (
     select
         month,
-        facility_level,
+        level_group,
         icd10_category,
         count(*) as visits,
         count(distinct resident_id) as patients
     from visits
-    group by month, facility_level, icd10_category
+    group by month, level_group, icd10_category
 ),
 
 totals as (
-    select month, facility_level, sum(visits) as level_visits
+    select month, level_group, sum(visits) as level_visits
     from by_category
-    group by month, facility_level
+    group by month, level_group
 )
 
 select
     b.month,
-    b.facility_level,
+    b.level_group,
     b.icd10_category,
+    i.title_zh,
     i.title_en,
     i.chapter,
     i.chapter_range,
@@ -48,8 +45,8 @@ select
     b.patients,
     cast(t.level_visits as {{ dbt.type_bigint() }}) as level_visits,
     {{ safe_divide('b.visits', 't.level_visits') }} as share_of_visits,
-    cast(rank() over (partition by b.month, b.facility_level order by b.visits desc) as {{ dbt.type_bigint() }}) as rank,
+    cast(rank() over (partition by b.month, b.level_group order by b.visits desc) as {{ dbt.type_bigint() }}) as rank,
     {{ current_batch_id() }} as _processed_batch_id
 from by_category as b
-inner join totals as t on t.month = b.month and t.facility_level is not distinct from b.facility_level
+inner join totals as t on t.month = b.month and t.level_group is not distinct from b.level_group
 left join {{ ref('icd10_categories') }} as i on i.category = b.icd10_category

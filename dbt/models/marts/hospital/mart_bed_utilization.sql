@@ -1,8 +1,3 @@
--- 床位使用: month x facility.  Bed-days from the midnight census (census_date month):
--- open_bed_days = sum open_beds, occupied_bed_days = sum occupied_beds (may exceed open: 加床);
--- avg_open_beds = open_bed_days / days in the month.  Discharges in the month of discharge_time,
--- length of stay = discharge date - admission date in days, a same-day stay counting 1.
--- bed_turnover (病床周转次数) = discharges / avg_open_beds.
 {{
     config(
         materialized=incremental_materialization(),
@@ -78,11 +73,12 @@ select
     s.open_bed_days,
     s.occupied_bed_days,
     {{ safe_divide('s.occupied_bed_days', 's.open_bed_days') }} as bed_utilization_rate,
-    {{ safe_divide('s.open_bed_days', 's.days_in_month') }} as avg_open_beds,
+    -- beds open on an average day reported (a month with missing census days is not diluted)
+    {{ safe_divide('s.open_bed_days', 's.census_days') }} as avg_open_beds,
     s.discharges,
     s.discharged_bed_days,
     {{ safe_divide('s.discharged_bed_days', 's.discharges') }} as avg_length_of_stay,
-    {{ safe_divide('s.discharges', safe_divide('s.open_bed_days', 's.days_in_month')) }} as bed_turnover,
+    {{ safe_divide('s.discharges', safe_divide('s.open_bed_days', 's.census_days')) }} as bed_turnover,
     {{ current_batch_id() }} as _processed_batch_id
 from summary as s
 left join {{ ref('int_facilities_classified') }} as f on f.facility_code = s.facility_code
