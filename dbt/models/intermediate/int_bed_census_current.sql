@@ -1,4 +1,3 @@
--- Latest-wins current state of bed_census (key: 'facility_code', 'census_date', 'department_code'): see macro current_state.
 {{
     config(
         materialized=incremental_materialization(),

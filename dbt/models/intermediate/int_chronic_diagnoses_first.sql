@@ -1,8 +1,5 @@
--- First outpatient/inpatient diagnosis date of hypertension (I10-I13) and diabetes (E11, and E14
--- "unspecified", counted as diabetes) per resident -- every resident, with or without a health
--- record.  An inpatient diagnosis is dated by the discharge (the event date of a discharge).
--- A table: a scan of every visit, read by int_residents_enriched and mart_chronic_settlement.
 {{ config(materialized='table') }}
+-- a table: one scan of every visit, read by int_residents_enriched and the settlement mart
 
 with diagnoses as (
     select resident_id, {{ icd10_category('diagnosis_code') }} as category,

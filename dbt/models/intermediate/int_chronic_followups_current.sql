@@ -1,6 +1,3 @@
--- Latest-wins current state of chronic_followups (key: 'followup_id'), month of followup_date: see macro current_state.
--- Incremental like the visits: a year of deliveries holds over a million rows at 1 M residents,
--- and a full rebuild every night grew with history.
 {{
     config(
         materialized=incremental_materialization(),

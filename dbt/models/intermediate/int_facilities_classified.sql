@@ -1,7 +1,3 @@
--- Facility hierarchy: grassroots vs hospital, a level rank for referral direction
--- (grassroots 0 < level 1 < 2 < 3; an unrated hospital ranks as level 1), the level group used by
--- roll-ups, the facility that delivers its extracts (stations and village clinics report inside
--- their centre) and the district/alliance it belongs to.
 with facilities as (
     select * from {{ ref('stg_raw__facilities') }}
 ),

@@ -1,6 +1,3 @@
--- Facility-days expected to deliver: every facility that delivers extracts itself (hospitals and
--- centres; stations and village clinics report inside their centre's folder) for every
--- business_date from the first to the last one seen in audit.deliveries.
 {{ config(materialized='table') }}
 
 {%- set first_day %}coalesce((select min(business_date) from {{ source('audit', 'deliveries') }}), cast('{{ var("calendar_default_start") }}' as date)){% endset %}

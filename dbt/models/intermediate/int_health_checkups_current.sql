@@ -1,5 +1,3 @@
--- Latest-wins current state of health_checkups (key: 'checkup_id'): of all loaded rows of one key, the row of the latest
--- (_business_date, _delivery_version) wins.  Small dataset: rebuilt in full every run.
 {{ config(materialized='table') }}
 
 {{ latest_wins('health_checkups', ['checkup_id']) }}

@@ -1,4 +1,3 @@
--- Latest-wins current state of inpatient_discharges (key: 'facility_code', 'stay_id'): see macro current_state.
 {{
     config(
         materialized=incremental_materialization(),

@@ -1,4 +1,3 @@
--- Latest-wins current state of outpatient_visits (key: 'facility_code', 'visit_id'): see macro current_state.
 {{
     config(
         materialized=incremental_materialization(),

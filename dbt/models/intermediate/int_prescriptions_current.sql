@@ -1,6 +1,3 @@
--- Latest-wins current state of prescription lines.  Prescriptions carry no date: `month` is their
--- visit's month (visit_time of the current visit row); lines whose visit is no longer loaded keep
--- a null month and are dropped by the marts (inner join to the visit).
 {{
     config(
         materialized=incremental_materialization(),

@@ -1,4 +1,3 @@
--- Latest-wins current state of referrals (key: 'referral_id'): see macro current_state.
 {{
     config(
         materialized=incremental_materialization(),

@@ -1,5 +1,3 @@
--- One row per community with its street, district and city (regions.csv parent chain).  A
--- community hanging directly under a district (no street level) gets a null street.
 with regions as (
     select * from {{ ref('stg_raw__regions') }}
 ),

@@ -1,10 +1,7 @@
--- Per resident and month: the last date in the month of an outpatient visit, chronic follow-up or
--- health checkup -- the bulk of mart_health_records' activity events (8 of 10 M at 1 M residents
--- after a year).  Incremental by month: an incremental day rebuilds the months the loader reports
--- as changed, where grouping every event of the history grew with it.  Signings and record
--- updates are added by the mart: a contract's status changes every month or so, which would
--- rebuild every month of the year here; and the loader tracks records by registration month,
--- not by update.
+-- incremental by month: grouping every event of the history each night grew with it.  Signings
+-- and record updates are added by the mart: a contract's status changes every month or so (which
+-- would rebuild every month of the year here), and the loader tracks records by registration
+-- month, not by update.
 {%- set datasets = ['outpatient_visits', 'chronic_followups', 'health_checkups'] %}
 {{
     config(

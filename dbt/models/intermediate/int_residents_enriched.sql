@@ -1,12 +1,5 @@
--- One row per resident with a health record (current version): community of residence, birth
--- date, key-population flags from the record, and the first outpatient/inpatient diagnosis dates
--- of hypertension (I10-I13) and diabetes (E11, and E14 "unspecified", counted as diabetes).
--- Age and period membership are evaluated by each mart at the end of its reporting period, so a
--- diagnosis counts only from its date on.  Residents without a record cannot be placed in a
--- community and are not in the population-based marts.
--- A table: five marts read it, and as a view each recomputed the first diagnoses (6 M visits at
--- 1 M residents).
 {{ config(materialized='table') }}
+-- a table: five marts read it, and as a view each recomputed the first diagnoses
 
 with records as (
     select * from {{ ref('int_health_records_current') }}

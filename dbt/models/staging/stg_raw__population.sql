@@ -1,4 +1,3 @@
--- Reference snapshot (latest wins at ingest): one row per key.
 with source as (
     select * from {{ source('raw', 'population') }}
 )

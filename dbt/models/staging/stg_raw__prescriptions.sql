@@ -1,5 +1,3 @@
--- Every loaded row of every loaded facility-day delivery; the same key may occur on
--- several business dates (latest-wins is resolved in int_*_current).
 with source as (
     select * from {{ source('raw', 'prescriptions') }}
 )

@@ -1,5 +1,3 @@
--- mart_signing_coverage rolled up over teams: month-end x community.  Signed counts are summed
--- over teams; the community denominators (population, key_population, groups) are taken once.
 select
     as_of_date,
     region_code,

@@ -1,4 +1,3 @@
--- Roll-up of mart_signing_coverage_by_community to month-end x district, from sums.
 select
     as_of_date,
     district_code,

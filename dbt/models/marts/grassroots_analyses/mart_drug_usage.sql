@@ -1,5 +1,3 @@
--- 药品使用情况: month x facility x drug, from current prescription lines placed in their visit's
--- month (visit_time) at the facility where they were prescribed.
 {{
     config(
         materialized=incremental_materialization(),

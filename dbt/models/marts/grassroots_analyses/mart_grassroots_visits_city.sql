@@ -1,4 +1,3 @@
--- Roll-up of mart_grassroots_visits to the city (month), from the additive columns.
 select
     month,
     {{ sum_int('total_visits') }} as total_visits,

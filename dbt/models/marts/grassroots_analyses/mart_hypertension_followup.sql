@@ -1,5 +1,1 @@
--- 高血压患者健康管理: year x family doctor team (the team of the patient's latest follow-up in the
--- year).  Patients: hypertension patients (record flag or diagnosis, see int_residents_enriched) aged
--- >= 35 at year end.  managed = >= 1 follow-up in the year; standard = >= 4 follow-ups of which
--- >= 4 face to face (clinic/home); controlled = latest follow-up sbp < 140 and dbp < 90 (age >= 65 at year end: sbp < 150 and dbp < 90).
 {{ chronic_followup_by_team('hypertension') }}

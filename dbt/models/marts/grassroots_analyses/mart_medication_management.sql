@@ -1,7 +1,3 @@
--- 各医院用药管理: month x facility (prescribing facility, visit month).
--- antibiotic_rx_rate (门诊患者抗菌药物使用率) = visits with >= 1 antibiotic line / visits with a
--- prescription; amount shares over prescription amounts; drug_fee_share (药占比) = drug_fee /
--- total_fee over all outpatient visits of the facility-month.
 {{
     config(
         materialized=incremental_materialization(),

@@ -1,5 +1,3 @@
--- 门诊费用分析: month x facility.  avg_fee_growth (次均费用增幅) compares avg_fee_per_visit with the
--- same month last year when the facility has that month (null otherwise).
 {{
     config(
         materialized=incremental_materialization(),

@@ -1,4 +1,3 @@
--- Roll-up of mart_outpatient_cost to month x district (of the facility), from sums.
 select
     month,
     district_code,

@@ -1,4 +1,3 @@
--- Roll-up of mart_outpatient_cost to month x facility level group, from sums.
 select
     month,
     level_group,

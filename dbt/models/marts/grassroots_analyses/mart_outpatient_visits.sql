@@ -1,6 +1,3 @@
--- 区域内各医院门诊人次: month x facility where the visits happened (visit_time month).
--- Rows exist for facility-months with at least one visit.  yoy_growth only where the facility has
--- a row for the same month last year (null otherwise); a change in month M also rebuilds M + 12.
 {{
     config(
         materialized=incremental_materialization(),

@@ -1,12 +1,3 @@
--- 数据上报质量 (DHIS2-style reporting rates): business_date x delivering facility.
--- expected: 1 for every facility that delivers extracts itself (hospitals, centres) on every
--- business_date in the range seen in audit.deliveries (int_facility_days_expected).
--- delivered: a complete folder is loaded for the day (a version with status loaded).
--- on_time: the FIRST complete delivery (loaded or later superseded) has manifest generated_at
--- before 06:00 the day after business_date; redeliveries do not make a day late.
--- rows_*, files_rejected and the per-reason counts describe the reported version: the loaded
--- one, else the latest seen (an incomplete/conflicting folder).  Per-reason columns count
--- quarantine records (rows and whole files) by reason code (contract.ALL_REASONS).
 with expected as (
     select * from {{ ref('int_facility_days_expected') }}
 ),
