@@ -974,31 +974,6 @@ def test_changed_incremental_model_is_rebuilt_in_full(built, tmp_path):
     assert after == before
 
 
-def test_a_full_rebuild_table_of_an_earlier_release_becomes_incremental(built, tmp_path):
-    """int_signings_current & co. were plain tables rebuilt every night: the first build of this
-    release finds them without the bookkeeping columns and recomputes them once, instead of
-    failing on the missing watermark; the result equals a full refresh."""
-    import shutil
-
-    wh = tmp_path / "old.duckdb"
-    shutil.copy(built, wh)
-    models = ("int_signings_current", "int_chronic_followups_current",
-              "int_health_records_current")
-    with duckdb.connect(str(wh)) as con:
-        for m in models:
-            for c in ("month", "_processed_batch_id", "_is_deleted"):
-                con.execute(f"ALTER TABLE intermediate.{m} DROP COLUMN {c}")
-    apply_batch_2(wh)
-    build(wh)
-    full = tmp_path / "full.duckdb"
-    shutil.copy(wh, full)
-    build(full, full_refresh=True)
-    for m in models:
-        sql = f"select * exclude (_processed_batch_id, _is_deleted) from intermediate.{m}"
-        assert sorted(map(repr, _q(wh, sql))) == sorted(map(repr, _q(full, sql))), m
-        assert _q(wh, f"select count(*) from intermediate.{m} where _processed_batch_id is null") == [(0,)]
-
-
 def test_grain_tests_catch_a_duplicate_key(built, tmp_path):
     """The grain test of a latest-wins model (hash first, then the values) fails on a key that
     occurs twice, and only on that model."""

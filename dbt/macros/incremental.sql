@@ -49,11 +49,9 @@
   tests) they stay subqueries.
 -#}
 {% macro watermark() -%}
-    {%- if execute and incremental_ready() -%}
+    {%- if execute and is_incremental() -%}
         {%- set r = run_query('select coalesce(max(_processed_batch_id), -1) from ' ~ this) -%}
         {{- return(r.columns[0].values()[0] | int | string) -}}
-    {%- elif execute and is_incremental() -%}
-        {{- return('-1') -}}  {#- a table of an earlier release: everything is after it -#}
     {%- endif -%}
     (select coalesce(max(_processed_batch_id), -1) from {{ this }})
 {%- endmacro %}
@@ -149,19 +147,6 @@
 {%- endmacro %}
 
 {#-
-  is_incremental(), and {{ this }} already carries the bookkeeping columns.  A model that an
-  earlier release built as a plain table is recomputed in full once (delete+insert of every key;
-  on_schema_change adds the columns) instead of failing on the missing watermark.
--#}
-{% macro incremental_ready() -%}
-    {%- if not is_incremental() -%}
-        {{ return(false) }}
-    {%- endif -%}
-    {%- set names = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-    {{ return('_processed_batch_id' in names) }}
-{%- endmacro %}
-
-{#-
   Latest-wins current state of a daily dataset (incremental, unique_key = the dataset key).
 
   Of all loaded rows of one key (the same id delivered on several business dates), the row of the
@@ -187,7 +172,7 @@
 {%- endmacro %}
 
 {% macro current_state(dataset, key, month_expr, datasets, join_sql='', extra_touched='') -%}
-{%- set incremental = incremental_ready() -%}
+{%- set incremental = is_incremental() -%}
 {%- set wm = watermark() if incremental else none -%}
 {%- set stg = ref('stg_raw__' ~ dataset) -%}
 {%- set cols = source_columns(dataset) -%}
@@ -297,26 +282,4 @@ select
     false as _is_deleted
 from latest
 {% endif %}
-{%- endmacro %}
-
-{#- Latest-wins for the small daily datasets rebuilt in full (views / tables). -#}
-{% macro latest_wins(dataset, key) -%}
-{%- set stg = ref('stg_raw__' ~ dataset) -%}
-{%- set cols = source_columns(dataset) -%}
-with ranked as (
-    select
-        r.*,
-        row_number() over (
-            partition by {{ key | join(', ') }}
-            order by _business_date desc, _delivery_version desc, _line_no desc
-        ) as _version_rank
-    from {{ stg }} as r
-)
-
-select
-    {%- for c in cols %}
-    {{ c }}{{ ',' if not loop.last }}
-    {%- endfor %}
-from ranked
-where _version_rank = 1
 {%- endmacro %}

@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized=incremental_materialization(),
-        incremental_strategy='delete+insert',
-        unique_key=['facility_code', 'prescription_id', 'line_no'],
-        post_hook="{{ delete_tombstones() }}",
-        on_schema_change='append_new_columns'
-    )
-}}
+{{ config(unique_key=['facility_code', 'prescription_id', 'line_no']) }}
 
 {%- set visits = ref('int_outpatient_visits_current') %}
 

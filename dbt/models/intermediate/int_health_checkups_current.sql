@@ -1,3 +1,0 @@
-{{ config(materialized='table') }}
-
-{{ latest_wins('health_checkups', ['checkup_id']) }}
