@@ -100,11 +100,16 @@ def test(ctx: typer.Context) -> None:
     import os
     import subprocess
 
+    from grassroots import spark
+    from grassroots.install import ensure_debian_packages
     from grassroots.superset import ensure_env
-    from grassroots.superset.browser import ensure_chromium
 
-    ensure_chromium()  # Debian's chromium, chromedriver and a CJK font, for the browser tests
+    # the one place that prepares the machine: the tests only check for what they use
+    installed = ensure_debian_packages()
+    if installed:
+        console.print(f"Debian packages installed: {', '.join(installed)}")
     console.print(f"superset environment: {ensure_env()}")
+    console.print(f"spark environment: {spark.ensure_env()}")
     args = [sys.executable, "-m", "pytest", *ctx.args]
     raise typer.Exit(subprocess.call(args, cwd=REPO, env=dict(os.environ)))
 

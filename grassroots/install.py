@@ -44,3 +44,60 @@ def ensure_bytecode(prefix: Path | None = None, lock: Path = REPO / "uv.lock") -
             compileall.compile_dir(d, quiet=2, workers=0)
     marker.write_text(digest)
     return True
+
+
+# --------------------------------------------------------------------------------------------
+# The test machine: Debian packages the tests use, installed by `grassroots test` only
+
+# file whose presence shows the package is installed -> Debian package
+TEST_PACKAGES: dict[str, str] = {
+    "/usr/bin/chromium": "chromium",  # the dashboards' browser tests
+    "/usr/bin/chromedriver": "chromium-driver",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc": "fonts-wqy-microhei",  # Chinese labels
+    "/usr/bin/java": "openjdk-17-jre-headless",  # dbt on Spark (local mode)
+    "/usr/bin/docker-compose": "docker-compose",  # validates docker-compose.yml without an engine
+}
+
+
+class MachineError(RuntimeError):
+    """A Debian package the tests need is missing and could not be installed."""
+
+
+def missing_packages(needs: dict[str, str] = TEST_PACKAGES) -> list[str]:
+    return sorted({pkg for path, pkg in needs.items() if not Path(path).exists()})
+
+
+def ensure_debian_packages(needs: dict[str, str] = TEST_PACKAGES) -> list[str]:
+    """Install the missing packages with apt-get (as root, or with passwordless sudo); returns
+    what was installed."""
+    import os
+    import shutil
+    import subprocess
+
+    missing = missing_packages(needs)
+    if not missing:
+        return []
+    if not shutil.which("apt-get"):
+        raise MachineError(f"missing Debian packages {missing} and no apt-get to install them")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    subprocess.run([*sudo, "apt-get", "update", "-qq"], env=env, capture_output=True)
+    proc = subprocess.run(
+        [*sudo, "apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+        env=env, capture_output=True, text=True,
+    )
+    still = missing_packages(needs)
+    if proc.returncode != 0 or still:
+        raise MachineError(f"apt-get install {missing} failed:\n{proc.stderr[-2000:]}")
+    return missing
+
+
+def require(path: str) -> str:
+    """``path`` of a tool the tests use, or a clear failure naming the command that installs it."""
+    if not Path(path).exists():
+        pkg = TEST_PACKAGES.get(path, "?")
+        raise MachineError(
+            f"{path} is missing (Debian package {pkg}): run `uv run grassroots test`, which "
+            "prepares the test machine"
+        )
+    return path

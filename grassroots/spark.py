@@ -2,8 +2,8 @@
 
 dbt-spark lives in its own virtualenv, ``.venvs/spark``, installed with uv from the committed
 ``dbt/spark-requirements.lock`` (dbt-core 1.11, dbt-spark[session] 1.11, pyspark 4); Spark needs a
-Java runtime (Debian's ``openjdk-17-jre-headless``, installed with apt-get when ``java`` is
-missing).  Targets in ``dbt/profiles.yml``:
+Java runtime (Debian's ``openjdk-17-jre-headless``; ``grassroots test`` installs it on a test
+machine).  Targets in ``dbt/profiles.yml``:
 
 * ``spark``: ``method: session``, Spark in local mode inside the dbt process (tests, one machine);
 * ``spark_thrift``: a Spark Thrift server / cluster (host, port, user from environment variables).
@@ -64,20 +64,10 @@ def _run(cmd: list[str], *, env: dict | None = None, timeout: float = 1200, cwd=
 
 
 def ensure_java() -> str:
-    """Path of ``java``; installs Debian's OpenJDK 17 (headless JRE) with apt-get if missing."""
-    found = shutil.which("java")
-    if found:
-        return found
-    apt = shutil.which("apt-get")
-    if not apt:
-        raise SparkError(f"java not found and no apt-get to install {JAVA_PACKAGE}")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    _run([*sudo, apt, "update", "-q"], env=env)
-    _run([*sudo, apt, "install", "-y", "-q", "--no-install-recommends", JAVA_PACKAGE], env=env)
+    """Path of ``java`` (Debian's OpenJDK 17: ``grassroots test`` installs it on a test machine)."""
     found = shutil.which("java")
     if not found:
-        raise SparkError(f"{JAVA_PACKAGE} installed but java is still not on PATH")
+        raise SparkError(f"java not found: install Debian's {JAVA_PACKAGE}")
     return found
 
 

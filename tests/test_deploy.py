@@ -2,7 +2,7 @@
 
 There is no Docker engine here, so the Compose file is proven two ways:
 
-1. ``docker-compose config`` (Debian's docker-compose 1.29, installed with apt-get when missing)
+1. ``docker-compose config`` (Debian's docker-compose 1.29, installed by `grassroots test`)
    validates it with ``.env.example`` and lists the services; static checks tie it to the
    Dockerfiles, the locks and ``.env.example``.
 2. The *resolved* Compose configuration (``docker-compose config`` with a filled env file whose
@@ -28,7 +28,6 @@ import ast
 import os
 import re
 import secrets
-import shutil
 import subprocess
 import sys
 import time
@@ -37,6 +36,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from grassroots.install import require
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE = REPO / "docker-compose.yml"
@@ -61,19 +62,8 @@ LOGICAL_DATE = "2025-03-06T07:00:00+08:00"  # the 07:00 run that processes busin
 
 @pytest.fixture(scope="session")
 def compose_bin() -> str:
-    """Debian's docker-compose (validates without an engine); installed when missing."""
-    exe = shutil.which("docker-compose")
-    if exe:
-        return exe
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = [*sudo, "apt-get", "install", "-y", "-q", "--no-install-recommends", "docker-compose"]
-    if subprocess.run(install, env=env, capture_output=True).returncode != 0:
-        subprocess.run([*sudo, "apt-get", "update", "-q"], env=env, capture_output=True, check=True)
-        subprocess.run(install, env=env, capture_output=True, check=True)
-    exe = shutil.which("docker-compose")
-    assert exe, "docker-compose not installed"
-    return exe
+    """Debian's docker-compose (validates without an engine), installed by `grassroots test`."""
+    return require("/usr/bin/docker-compose")
 
 
 def _compose_env() -> dict[str, str]:
