@@ -52,3 +52,11 @@ def test_icd10_seed_is_current():
     assert committed == generated
     cats = {r["category"] for r in committed}
     assert {"I10", "I13", "E11", "E14", "J06"} <= cats
+
+
+def test_standard_doc_is_current():
+    """docs/standard.md's tables come from the contract: regenerate after changing it
+    (uv run python -m grassroots.standard_doc)."""
+    from grassroots.standard_doc import DOC_PATH, render
+
+    assert DOC_PATH.read_text(encoding="utf-8") == render()
