@@ -54,9 +54,10 @@ def test_icd10_seed_is_current():
     assert {"I10", "I13", "E11", "E14", "J06"} <= cats
 
 
-def test_standard_doc_is_current():
-    """docs/standard.md's tables come from the contract: regenerate after changing it
-    (uv run python -m grassroots.standard_doc)."""
-    from grassroots.standard_doc import DOC_PATH, render
+def test_generated_docs_are_current():
+    """docs/standard.md and docs/marts.md come from the contract and the dbt YAML: regenerate
+    after changing either (uv run python -m grassroots.docs)."""
+    from grassroots.docs import DOCUMENTS
 
-    assert DOC_PATH.read_text(encoding="utf-8") == render()
+    for path, render in DOCUMENTS.items():
+        assert path.read_text(encoding="utf-8") == render(), path

@@ -1,20 +1,29 @@
-"""Write ``docs/standard.md``: the delivery standard as this project implements it.
+"""Write the generated reference pages of ``docs/``, from the definitions the code runs on.
 
-The prose is below; the dataset tables and the reason codes come from ``grassroots.contract``,
-the one definition the loader, the dbt sources and the GX suites read, so the document cannot
-drift from what is enforced (a test compares the committed file with a fresh rendering).
+* ``docs/standard.md``: the delivery standard as implemented. Prose below; the dataset tables and
+  reason codes come from ``grassroots.contract``, the one definition the loader, the dbt sources
+  and the GX suites read.
+* ``docs/marts.md``: every mart with its definition and columns, from the dbt models' YAML, and
+  the indicators of the metric catalogue.
 
-    uv run python -m grassroots.standard_doc
+A test compares the committed files with a fresh rendering, so they cannot drift.
+
+    uv run python -m grassroots.docs
 """
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
+
+import yaml
 
 from grassroots import contract
 from grassroots.contract import Column, Dataset
 
-DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "standard.md"
+ROOT = Path(__file__).resolve().parent.parent
+STANDARD_PATH = ROOT / "docs" / "standard.md"
+MARTS_PATH = ROOT / "docs" / "marts.md"
 
 TYPE_TEXT = {
     "text": "text",
@@ -48,7 +57,7 @@ business day; the commission publishes reference snapshots. This is the only inp
 accepts, whoever wrote the files. This page describes the standard as the loader
 (`grassroots/ingest.py`, rules in `grassroots/rules.py`) implements it; the dataset tables and
 reason codes are generated from `grassroots/contract.py` (`uv run python -m
-grassroots.standard_doc`).
+grassroots.docs`).
 
 ## Landing zone
 
@@ -176,7 +185,7 @@ def _table(ds: Dataset) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render() -> str:
+def render_standard() -> str:
     parts = [INTRO, "## Reference snapshots\n\nFull snapshots; the latest one wins.\n"]
     parts += [_table(ds) for ds in contract.REFERENCE]
     parts.append("## Daily datasets\n")
@@ -186,11 +195,62 @@ def render() -> str:
     return "\n".join(parts)
 
 
-def write(path: Path = DOC_PATH) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(), encoding="utf-8")
-    return path
+MARTS_INTRO = """\
+# The marts
+
+Schema `marts` of the warehouse (and of the serving file the dashboards read). Each mart's
+definition is its description in dbt (`dbt/models/marts/*/_*__models.yml`); this page is
+generated from those files and from the metric catalogue (`dbt/seeds/metric_catalogue.csv`,
+`uv run python -m grassroots.docs`). How the marts read time, and the choices made where the
+indicator definitions leave room: [indicators.md](indicators.md).
+"""
+
+
+def _one_line(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def render_marts() -> str:
+    parts = [MARTS_INTRO]
+    for folder in sorted((ROOT / "dbt" / "models" / "marts").iterdir()):
+        for yml in sorted(folder.glob("_*__models.yml")):
+            parts.append(f"## {folder.name}\n")
+            for m in yaml.safe_load(yml.read_text(encoding="utf-8"))["models"]:
+                lines = [f"### {m['name']}", "", _one_line(m.get("description")), "",
+                         "| column | type | meaning |", "|---|---|---|"]
+                for c in m.get("columns", []):
+                    lines.append(f"| `{c['name']}` | {c.get('data_type', '')} | "
+                                 f"{_one_line(c.get('description'))} |")
+                parts.append("\n".join(lines) + "\n")
+    with (ROOT / "dbt" / "seeds" / "metric_catalogue.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    lines = ["## The metric catalogue", "",
+             "Every indicator with its numerator, denominator, target and direction, whether it is"
+             " a snapshot (a count at a date) or a flow (events over a period), the period rule of"
+             " annual indicators, and its source.", "",
+             "| code | 名称 | mart.column | numerator / denominator | target | kind | period | source |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        target = f"{r['direction']} {r['target']}".strip() if r["target"] else r["direction"]
+        lines.append(
+            f"| `{r['code']}` | {r['name_zh']} | {r['mart']}.{r['column_name']} | "
+            f"{r['numerator']} / {r['denominator']} | {target} | {r['kind']} | "
+            f"{r['period_rule']} | {r['source_document']} {r['source_year']} ({r['scope']}) |"
+        )
+    parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)
+
+
+DOCUMENTS = {STANDARD_PATH: render_standard, MARTS_PATH: render_marts}
+
+
+def write() -> list[Path]:
+    for path, render in DOCUMENTS.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render(), encoding="utf-8")
+    return list(DOCUMENTS)
 
 
 if __name__ == "__main__":
-    print(write())
+    for p in write():
+        print(p)
