@@ -280,12 +280,17 @@ def dirty(tmp_path_factory) -> Path:
 # ---- tests -----------------------------------------------------------------------------------
 
 
+# The tree of seed 5 below (Spring Festival 2025, default anomalies).  A refactoring must leave it
+# unchanged; a deliberate change of what the generator writes updates it in the same commit.
+PINNED_TREE = "c6c956f605e8e2b8dabf63e3e44eb12c5846a41f0aa3226d5a918a4fc1a54631"
+
+
 def test_deterministic(tmp_path: Path) -> None:
     args = dict(residents=1500, start=date(2025, 1, 20), end=date(2025, 2, 3), progress=False)
     generate(tmp_path / "a", seed=5, **args)
     generate(tmp_path / "b", seed=5, **args)
     generate(tmp_path / "c", seed=6, **args)
-    assert tree_hash(tmp_path / "a") == tree_hash(tmp_path / "b")
+    assert tree_hash(tmp_path / "a") == tree_hash(tmp_path / "b") == PINNED_TREE
     assert tree_hash(tmp_path / "a") != tree_hash(tmp_path / "c")
 
 
