@@ -12,7 +12,7 @@ import json
 import shutil
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from grassroots import contract
 from grassroots.generate import writer as w
 from grassroots.generate.activity import Simulator
 from grassroots.generate.anomalies import BadRows
+from grassroots.generate.calibration import CALIBRATION, Calibration
 from grassroots.generate.population import AGE_BAND_EDGES, Residents, age_at, build_residents
 from grassroots.generate.region import Region, build_region
 
@@ -60,7 +61,7 @@ def generate(
     end: date,
     seed: int,
     *,
-    visits_per_year: float = 6.0,
+    visits_per_year: float | None = None,
     anomalies: bool = True,
     bad_row_share: float = 0.002,
     late_entry_share: float = 0.004,
@@ -76,6 +77,7 @@ def generate(
     missing_column_files: int = 0,
     omit_empty_share: float = 0.03,
     progress: bool = True,
+    calibration: Calibration = CALIBRATION,
 ) -> GenerateSummary:
     """Generate a region of ``residents`` people and its deliveries for start..end (inclusive).
 
@@ -85,6 +87,8 @@ def generate(
     Deliveries: a ``missing_share`` of facility-days never arrives, one hospital's system is down
     for ``outage_days`` days in a row, ``late_delivery_share`` of folders arrive after the 06:00
     deadline, and one centre is late on ``slow_facility_late_share`` of its days.
+    ``calibration`` holds the rates the simulated care follows (``visits_per_year`` overrides its
+    own).
     """
     t0 = time.perf_counter()
     out = Path(out)
@@ -98,7 +102,9 @@ def generate(
     region = build_region(residents, rng)
     res = build_residents(region, residents, start, rng)
     _write_reference(out, region, res, start, end, np.random.default_rng([seed, 2]))
-    sim = Simulator(region, res, start, end, rng, visits_per_year=visits_per_year)
+    if visits_per_year is not None:
+        calibration = replace(calibration, visits_per_year=visits_per_year)
+    sim = Simulator(region, res, start, end, rng, calibration)
     days = [start + timedelta(days=k) for k in range((end - start).days + 1)]
     run = _Run(
         out,
@@ -466,7 +472,12 @@ class _Run:
         self.files += len(out_files)
 
     def _damage(
-        self, key: tuple[date, int], ds: str, header: list[str], rows: list[list[str]], encoding: str
+        self,
+        key: tuple[date, int],
+        ds: str,
+        header: list[str],
+        rows: list[list[str]],
+        encoding: str,
     ) -> str | None:
         """The file-level damage this file gets, if any: damage planned for the facility is
         applied to the first suitable file on or after the planned day (some days a centre has

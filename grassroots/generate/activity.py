@@ -16,37 +16,16 @@ import numpy as np
 
 from grassroots.generate import calendar, catalog
 from grassroots.generate import writer as w
+from grassroots.generate.calibration import Calibration
 from grassroots.generate.population import AGE_BAND_EDGES, Residents, age_at
 from grassroots.generate.region import Region
 
 DAY = np.timedelta64(1, "D")
 
-# visit-class shares (grassroots, level 0/1, level 2, level 3) over a year, per domain.md:
-# signed residents 64.67 % / unsigned 48.50 % at grassroots; hospitals: 47.1 % of hospital visits
-# tertiary, 10.8 % level-1/unrated, the rest level-2.
-HOSPITAL_SPLIT = np.array([0.108, 0.421, 0.471])
-# rural residents mostly stay in their county (医共体, ~90 % in-county); urban ones use the city's
-# tertiary hospitals more, so that the city-wide tertiary share stays at 47 % of hospital visits
-HOSPITAL_SPLIT_BY_AREA = {
-    True: np.array([0.108, 0.30, 0.592]),
-    False: np.array([0.108, 0.642, 0.25]),
-}
-GRASSROOTS_TARGET = {False: 0.485, True: 0.6467}
-# mean outpatient cost per visit (yuan): tertiary 1.533 x secondary, 2.92 x community
-VISIT_MEAN_YUAN = np.array([113.0, 150.0, 215.0, 330.0])
-DRUG_SHARE = np.array([0.62, 0.45, 0.40, 0.35])
-RX_PROB = np.array([0.78, 0.62, 0.58, 0.55])
-LONG_RX_PROB = np.array([0.60, 0.35, 0.35, 0.30])  # chronic-disease visits
-UP_REFERRAL_PROB = {0: 0.020, 1: 0.012, 2: 0.012, 3: 0.006, 4: 0.0}  # by sending rank
-DOWN_SHARE = 0.16
-# beds: target midnight occupancy and mean nights by level
-OCCUPANCY = {3: 0.92, 2: 0.835, 1: 0.67, 0: 0.67, "centre": 0.60}
-MEAN_NIGHTS = {3: 8.0, 2: 8.5, 1: 9.0, 0: 9.0, "centre": 10.0}
-DEPT_NIGHTS = {"15": 40.0, "21": 18.0}
-INPATIENT_DAY_YUAN = {3: 1800, 2: 1100, 1: 700, 0: 700, "centre": 400}
 PACKAGES = ("free", "basic", "personalized", "checkup")
-PACKAGE_P = np.array([0.30, 0.45, 0.15, 0.10])
-# fee_total, fee_city, fee_district, fee_self in fen (basic = Hangzhou's 120 = 25/65/10 %)
+CHECKUP_PACKAGE = PACKAGES.index("checkup")
+# fee_total, fee_city, fee_district, fee_self in fen: Hangzhou's basic package costs 120 CNY,
+# paid 25 % by the city, 65 % by the district and 10 % by the resident
 PACKAGE_FEES = np.array(
     [
         [0, 0, 0, 0],
@@ -56,26 +35,16 @@ PACKAGE_FEES = np.array(
     ],
     dtype=np.int64,
 )
-FOLLOWUP_MODES = ("clinic", "home", "phone", "online")
-# Family doctor coverage: Shanghai's > 45 % of all residents, Hangzhou's 64 % of key groups.  The
-# target is a little above 45 % because the census counts people who never appear in care.
-SIGNING_TARGET = 0.47
-KEY_SIGNING = 0.64
-# Outpatient use is overdispersed: a gamma-distributed propensity per resident (shape 0.5) leaves
-# about a quarter of residents without a visit in a year, as health surveys report, where a plain
-# Poisson at 6 visits a year would leave almost nobody out (and every record "active").  Chronic
-# patients come back for their prescriptions: their propensity varies much less (shape 4).
-VISIT_PROPENSITY_SHAPE = 0.5
-CHRONIC_PROPENSITY_SHAPE = 4.0
-# Chronic follow-up plans: interval in days (and its share), and each patient's share of
-# face-to-face follow-ups, set so that about two thirds are under standard management (national
-# reports: 60-75 %).
-FOLLOWUP_INTERVALS = ((30, 0.15), (60, 0.25), (90, 0.60))
-FOLLOWUP_F2F_SHARE = (0.60, 1.0)
-# Residents 65+ who come for the annual check-up (老年人健康管理率 is reported at 60-75 %).
-ELDERLY_CHECKUP_SHARE = 0.75
-# Record updates at random, outside any service (a resident corrects an address, …): per day.
-RECORD_UPDATE_PER_DAY = 1 / 900
+# a contract runs a year
+CONTRACT_DAYS = 365
+# Clinic hours peak mid-morning and mid-afternoon: share of visits in the morning, (mean, sd)
+# minute of day of each peak, opening and closing minute.
+MORNING_SHARE = 0.62
+MORNING_PEAK = (9.8 * 60, 70)
+AFTERNOON_PEAK = (15 * 60, 60)
+CLINIC_HOURS = (7 * 60 + 30, 18 * 60)
+# A referral is written 5-59 minutes after the visit.
+REFERRAL_DELAY_MINUTES = (5, 60)
 # Ward diagnoses that name a chronic disease go to its patients only.
 HYPERTENSION_CATEGORIES = ("I10", "I11", "I12", "I13")
 DIABETES_CATEGORIES = ("E11", "E14")
@@ -88,6 +57,14 @@ def _d64(d: date) -> np.datetime64:
 
 def _ymd(d: date) -> str:
     return d.strftime("%Y%m%d")
+
+
+def _normal(
+    rng: np.random.Generator, mean_extra_sd: tuple[float, float, float], ill: np.ndarray, k: int
+) -> np.ndarray:
+    """k normal draws whose mean is raised for residents with the disease."""
+    mean, extra, sd = mean_extra_sd
+    return rng.normal(mean + extra * ill, sd, k)
 
 
 @dataclass
@@ -105,8 +82,6 @@ class Stats:
     rx_visits: int = 0
     abx_visits: int = 0
     discharges: int = 0
-    followups: int = 0
-    checkups: int = 0
 
 
 class Simulator:
@@ -117,9 +92,9 @@ class Simulator:
         start: date,
         end: date,
         rng: np.random.Generator,
-        visits_per_year: float = 6.0,
+        cal: Calibration,
     ) -> None:
-        self.g, self.r, self.rng = region, res, rng
+        self.g, self.r, self.rng, self.cal = region, res, rng, cal
         self.start, self.end = start, end
         self.s64 = _d64(start)
         self.stats = Stats()
@@ -138,7 +113,7 @@ class Simulator:
         self.station_of_comm = region.communities.station.to_numpy()
         self.n_doctors = np.maximum(1, (self.fac_beds // 10) + np.where(self.fac_grass, 3, 8))
         self.counters: dict[str, int] = defaultdict(int)
-        self._init_visit_model(visits_per_year)
+        self._init_visit_model()
         self._init_drugs()
         self._init_signing()
         self._init_followups()
@@ -155,31 +130,39 @@ class Simulator:
         self.counters[kind] += n
         return np.arange(start + 1, start + n + 1, dtype=np.int64)
 
-    def _init_visit_model(self, visits_per_year: float) -> None:
-        r = self.r
-        mult = np.array([1.6, 0.7, 0.7, 1.0, 1.4, 1.8, 2.0])
+    def _init_visit_model(self) -> None:
+        r, cal = self.r, self.cal
+        mult = np.array(cal.visit_rate_by_age_band)
         band = np.searchsorted(AGE_BAND_EDGES, r.age0, side="right") - 1
         shape = np.where(
-            r.hypertension | r.diabetes, CHRONIC_PROPENSITY_SHAPE, VISIT_PROPENSITY_SHAPE
+            r.hypertension | r.diabetes, cal.chronic_propensity_shape, cal.visit_propensity_shape
         )
         propensity = self.rng.gamma(shape, 1 / shape)
-        lam = mult[band] * (1 + 0.5 * r.hypertension + 0.5 * r.diabetes) * propensity
+        chronic = cal.visit_rate_per_chronic_disease
+        lam = mult[band] * (1 + chronic * r.hypertension + chronic * r.diabetes) * propensity
         # class probabilities such that the *yearly* grassroots share hits the target despite
         # weekend and holiday dips that hit grassroots harder than hospitals
         days = [date(self.start.year, 1, 1) + timedelta(days=k) for k in range(365)]
         fac = np.array([calendar.visit_factors(d) for d in days])
         fmean = fac.mean(axis=0)
-        fh = (HOSPITAL_SPLIT * fmean[1:]).sum() / HOSPITAL_SPLIT.sum()
+        split = np.array(cal.hospital_split)
+        fh = (split * fmean[1:]).sum() / split.sum()
         self.cls_p = {}
-        for signed, t in GRASSROOTS_TARGET.items():
+        targets = {False: cal.grassroots_share_unsigned, True: cal.grassroots_share_signed}
+        by_area = {
+            True: np.array(cal.hospital_split_urban),
+            False: np.array(cal.hospital_split_rural),
+        }
+        for signed, t in targets.items():
             g = t * fh / (t * fh + (1 - t) * fmean[0])
-            for urban, split in HOSPITAL_SPLIT_BY_AREA.items():
+            for urban, split in by_area.items():
                 self.cls_p[(signed, urban)] = np.cumsum(np.concatenate([[g], (1 - g) * split]))
+        s = cal.signed_visit_share
         mean_f = (
-            0.45 * (np.diff(np.concatenate([[0], self.cls_p[(True, True)]])) * fmean).sum()
-            + 0.55 * (np.diff(np.concatenate([[0], self.cls_p[(False, True)]])) * fmean).sum()
+            s * (np.diff(np.concatenate([[0], self.cls_p[(True, True)]])) * fmean).sum()
+            + (1 - s) * (np.diff(np.concatenate([[0], self.cls_p[(False, True)]])) * fmean).sum()
         )
-        lam *= visits_per_year / 365.0 / mean_f / lam.mean()
+        lam *= cal.visits_per_year / 365.0 / mean_f / lam.mean()
         self.visits_per_day = lam * mean_f  # after the day's thinning
         self.lam_cum = np.cumsum(lam)
         self.lam_total = float(self.lam_cum[-1])
@@ -191,10 +174,15 @@ class Simulator:
                 m = self.fac_class == c
                 idx = np.flatnonzero(m)
                 same = self.fac_district[idx] == dd
-                wgt = self.fac_beds[idx].astype(float) * np.where(
-                    same | (c == 3), 1.0, 0.03 if c == 2 else 0.02
+                away = (
+                    cal.other_district_weight_level2 if c == 2 else cal.other_district_weight_level1
                 )
-                wgt *= np.where(fac.kind.to_numpy()[idx] == "psychiatric", 0.15, 1.0)
+                wgt = self.fac_beds[idx].astype(float) * np.where(same | (c == 3), 1.0, away)
+                wgt *= np.where(
+                    fac.kind.to_numpy()[idx] == "psychiatric",
+                    cal.psychiatric_outpatient_weight,
+                    1.0,
+                )
                 self.cands[(c, dd)] = (idx, np.cumsum(wgt) / wgt.sum())
         self.district_centres = {
             dd: np.flatnonzero(fac.is_centre.to_numpy() & (self.fac_district == dd))
@@ -244,15 +232,16 @@ class Simulator:
         self.HT0, self.DM0, self.PREG = n_pool, n_pool + 4, n_pool + 8
 
     def _init_signing(self) -> None:
-        r, rng = self.r, self.rng
+        r, rng, cal = self.r, self.rng, self.cal
         n = r.n
         key = self.key = r.key_population(r.age0)
         # key groups at their coverage, the others so that everybody together is at the target
         p_non = max(
-            0.05, (SIGNING_TARGET - key.mean() * KEY_SIGNING) / max(1e-9, 1 - key.mean())
+            cal.min_other_signing,
+            (cal.signing_target - key.mean() * cal.key_signing) / max(1e-9, 1 - key.mean()),
         )
-        self.p_sign_key, self.p_sign_non = KEY_SIGNING, p_non
-        signed = rng.random(n) < np.where(key, KEY_SIGNING, p_non)
+        self.p_sign_key, self.p_sign_non = cal.key_signing, p_non
+        signed = rng.random(n) < np.where(key, cal.key_signing, p_non)
         s = self.s64
         self.c_id = np.full(n, -1, np.int64)
         self.c_sign = np.full(n, s, "datetime64[D]")
@@ -265,7 +254,9 @@ class Simulator:
         self.signed = np.zeros(n, bool)
         idx = np.flatnonzero(signed)
         self._new_contracts(
-            idx, s - rng.integers(1, 365, len(idx)).astype("timedelta64[D]"), renewal_prob=0.7
+            idx,
+            s - rng.integers(1, CONTRACT_DAYS, len(idx)).astype("timedelta64[D]"),
+            renewal_prob=cal.initial_renewal_share,
         )
         self.initial_contracts = idx
 
@@ -276,18 +267,22 @@ class Simulator:
         renewal_prob: float = 0.0,
         prev: np.ndarray | None = None,
     ) -> None:
-        r, rng = self.r, self.rng
+        r, rng, cal = self.r, self.rng, self.cal
         n = len(idx)
         self.c_id[idx] = self._next_ids("contract", n)
         self.c_sign[idx] = sign
-        self.c_end[idx] = sign + np.timedelta64(364, "D")
-        pkg = np.searchsorted(np.cumsum(PACKAGE_P), rng.random(n), side="right")
+        self.c_end[idx] = sign + np.timedelta64(CONTRACT_DAYS - 1, "D")
+        pkg = np.searchsorted(np.cumsum(cal.package_shares), rng.random(n), side="right")
         # elderly and chronic patients take the personalised/check-up packages more often
         older = r.age0[idx] >= 60
-        pkg = np.where(older & (rng.random(n) < 0.25), 3, pkg)
-        self.c_pkg[idx] = np.minimum(pkg, 3)
+        pkg = np.where(older & (rng.random(n) < cal.checkup_package_60plus), CHECKUP_PACKAGE, pkg)
+        self.c_pkg[idx] = np.minimum(pkg, len(PACKAGES) - 1)
         # 1+1+1: a district hospital and a city (tertiary) hospital, mostly urban and elderly
-        p111 = np.where(r.urban[idx], np.where(older, 0.45, 0.15), 0.05)
+        p111 = np.where(
+            r.urban[idx],
+            np.where(older, cal.combo_share_urban_60plus, cal.combo_share_urban),
+            cal.combo_share_rural,
+        )
         m = rng.random(n) < p111
         dh, ch = self._combo_hospitals(idx)
         self.c_dh[idx] = np.where(m, dh, -1)
@@ -321,18 +316,18 @@ class Simulator:
         random arrive at each resident's own rate, so the share of records active in the year
         before go-live is the share active in any later year.
         """
-        r, rng = self.r, self.rng
+        r, rng, cal = self.r, self.rng, self.cal
         n = r.n
         s = self.s64
-        has = (rng.random(n) < np.where(r.age0 >= 65, 0.95, 0.86)) & (r.birth < s - DAY)
+        has = (rng.random(n) < np.where(r.age0 >= 65, *cal.record_share)) & (r.birth < s - DAY)
         has |= self.signed
-        lo = np.maximum(r.birth, np.datetime64("2010-01-01")).astype(np.int64)
+        lo = np.maximum(r.birth, np.datetime64(cal.records_since)).astype(np.int64)
         hi = np.where(self.signed, self.c_sign, s).astype(np.int64)
         reg = lo + (rng.random(n) * np.maximum(1, hi - lo)).astype(np.int64)
         self.rec_reg = np.where(has, reg, np.iinfo(np.int64).max)  # day number; max = none
-        per_year = self.visits_per_day * 365 + 365 * RECORD_UPDATE_PER_DAY
+        per_year = self.visits_per_day * 365 + 365 * cal.updates_per_day
         per_year[self.fu_idx] += 365 / self.fu_interval
-        per_year += np.where(r.age0 >= 65, ELDERLY_CHECKUP_SHARE, np.where(r.age0 >= 18, 0.05, 0.01))
+        per_year += self._checkup_share(r.age0)
         last = s.astype(np.int64) - 1 - np.floor(rng.exponential(365 / per_year)).astype(np.int64)
         self.rec_upd = np.where(has & (last > reg), last, -1)
         # the six completeness fields: index into the value lists, -1 = empty;
@@ -347,46 +342,45 @@ class Simulator:
         )
         self.rec_vals = [np.array(v, dtype=object) for v in vals]
         self.rec_fields = np.stack([rng.integers(0, len(v), n) for v in vals]).astype(np.int8)
-        incomplete = rng.random(n) < 0.25
+        incomplete = rng.random(n) < cal.incomplete_records
         for k in range(6):
-            drop = incomplete & (rng.random(n) < 0.35)
+            drop = incomplete & (rng.random(n) < cal.missing_field_share)
             self.rec_fields[k, drop] = -1
         fix = incomplete & (self.rec_fields >= 0).all(axis=0)
         self.rec_fields[rng.integers(0, 6, n)[fix], np.flatnonzero(fix)] = -1
 
     def _init_followups(self) -> None:
-        r, rng = self.r, self.rng
-        patient = (r.hypertension | r.diabetes) & (r.age0 >= 35)
-        managed = patient & (rng.random(r.n) < np.where(r.urban, 0.80, 0.72))
+        r, rng, cal = self.r, self.rng, self.cal
+        patient = (r.hypertension | r.diabetes) & (r.age0 >= cal.managed_from_age)
+        managed = patient & (rng.random(r.n) < np.where(r.urban, *cal.managed_share))
         self.fu_idx = np.flatnonzero(managed)
         k = len(self.fu_idx)
-        days, share = zip(*FOLLOWUP_INTERVALS, strict=True)
+        days, share = zip(*cal.followup_intervals, strict=True)
         self.fu_interval = rng.choice(days, k, p=share)
         self.fu_next = self.s64.astype(np.int64) + (rng.random(k) * self.fu_interval).astype(
             np.int64
         )
-        self.fu_ctrl = rng.random(k) < 0.62  # patient-level control propensity
-        self.fu_f2f = rng.uniform(*FOLLOWUP_F2F_SHARE, k)  # share of face-to-face follow-ups
+        self.fu_ctrl = rng.random(k) < cal.controlled_patients  # patient-level control propensity
+        self.fu_f2f = rng.uniform(*cal.followup_f2f_share, k)  # share of face-to-face follow-ups
 
     def _init_inpatient(self) -> None:
         """Wards (facility x department) with admission rates from Little's law."""
-        fac = self.g.facilities
+        fac, cal = self.g.facilities, self.cal
         wf, wd, wb, wl, wlev = [], [], [], [], []
         for i in np.flatnonzero(self.fac_beds > 0):
             kind = self.fac_kind[i]
             depts = catalog.WARDS["centre" if self.fac_grass[i] else kind]
-            n_w = int(np.clip(self.fac_beds[i] // 40, 1, len(depts)))
+            n_w = int(np.clip(self.fac_beds[i] // cal.beds_per_ward, 1, len(depts)))
             share = np.linspace(2, 1, n_w)
             beds = np.maximum(1, np.floor(self.fac_beds[i] * share / share.sum())).astype(int)
             beds[0] += self.fac_beds[i] - beds.sum()
             lev = "centre" if self.fac_grass[i] else int(self.fac_level[i])
             for k in range(n_w):
-                occ = OCCUPANCY[lev]
-                if lev == 2 and not fac.urban[i]:
-                    occ = 0.85
-                elif lev == 2:
-                    occ = 0.82
-                nights = DEPT_NIGHTS.get(depts[k], MEAN_NIGHTS[lev])
+                if lev == 2:
+                    occ = cal.occupancy_level2_urban if fac.urban[i] else cal.occupancy_level2_rural
+                else:
+                    occ = cal.occupancy[lev]
+                nights = cal.department_nights.get(depts[k], cal.mean_nights[lev])
                 wf.append(i)
                 wd.append(depts[k])
                 wb.append(beds[k])
@@ -403,7 +397,7 @@ class Simulator:
         )
         # admission weights: age, and pools for maternity, paediatrics and psychiatry
         r = self.r
-        aw = np.array([1.0, 0.4, 0.7, 1.0, 1.6, 2.5, 3.5])[
+        aw = np.array(cal.admission_rate_by_age_band)[
             np.searchsorted(AGE_BAND_EDGES, r.age0, "right") - 1
         ]
         self.pools = {
@@ -445,7 +439,7 @@ class Simulator:
             )
         )
         # warm up 90 days so the wards start at their stationary occupancy
-        for k in range(90, 0, -1):
+        for k in range(cal.warm_up_days, 0, -1):
             self._inpatient_day(self.start - timedelta(days=k), write=False)
 
     # ---- helpers ---------------------------------------------------------------------------
@@ -460,16 +454,15 @@ class Simulator:
         """Clinic hours (peaks mid-morning and mid-afternoon); emergencies around the clock."""
         rng = self.rng
         minute = np.where(
-            rng.random(n) < 0.62, rng.normal(9.8 * 60, 70, n), rng.normal(15 * 60, 60, n)
+            rng.random(n) < MORNING_SHARE,
+            rng.normal(*MORNING_PEAK, n),
+            rng.normal(*AFTERNOON_PEAK, n),
         )
-        minute = np.clip(minute, 7 * 60 + 30, 18 * 60)
+        minute = np.clip(minute, *CLINIC_HOURS)
         if emergency is not None:
             minute = np.where(emergency, rng.integers(0, 24 * 60, n), minute)
         base = np.datetime64(day, "m")
         return (base + minute.astype(np.int64).astype("timedelta64[m]")).astype("datetime64[s]")
-
-    def is_signed_team(self, who: np.ndarray) -> np.ndarray:
-        return np.where(self.signed[who], self.c_team[who], -1)
 
     # ---- one day ---------------------------------------------------------------------------
 
@@ -537,7 +530,7 @@ class Simulator:
         }
 
     def _signings(self, day: date) -> w.Batch:
-        rng = self.rng
+        rng, cal = self.rng, self.cal
         d = _d64(day)
         parts: list[w.Batch] = []
         if day == self.start:
@@ -548,16 +541,16 @@ class Simulator:
         if len(ended):
             parts.append(self._contract_rows(ended, np.full(len(ended), "expired")))
             self.signed[ended] = False
-            renew = ended[rng.random(len(ended)) < 0.85]
+            renew = ended[rng.random(len(ended)) < cal.renewal_share]
             if len(renew):
                 self._new_contracts(renew, np.full(len(renew), d), prev=self.c_id[renew].copy())
                 parts.append(self._contract_rows(renew, np.full(len(renew), "active")))
             lost = len(ended) - len(renew)
         else:
             lost = 0
-        # terminations (moved away, died, changed doctor): ~2 % of contracts a year
+        # terminations (moved away, died, changed doctor)
         active = np.flatnonzero(self.signed & (self.c_sign < d) & (self.c_end > d))
-        term = active[rng.random(len(active)) < 0.02 / 365]
+        term = active[rng.random(len(active)) < cal.terminations_per_year / 365]
         if len(term):
             self.c_end[term] = d
             parts.append(self._contract_rows(term, np.full(len(term), "terminated")))
@@ -590,7 +583,7 @@ class Simulator:
     # ---- outpatient ------------------------------------------------------------------------
 
     def _visits(self, day: date) -> tuple[w.Batch, w.Batch, w.Batch]:
-        rng, r = self.rng, self.r
+        rng, r, cal = self.rng, self.r, self.cal
         f = calendar.visit_factors(day)
         fmax = f.max()
         n = rng.poisson(self.lam_total * fmax)
@@ -614,10 +607,10 @@ class Simulator:
         g = cls == 0
         home = r.centre[who]
         station = self.station_of_comm[r.community[who]]
-        use_st = g & (station >= 0) & (rng.random(n) < 0.4)
+        use_st = g & (station >= 0) & (rng.random(n) < cal.station_share)
         fac[g] = home[g]
         fac[use_st] = station[use_st]
-        other = g & ~use_st & (rng.random(n) < 0.07)
+        other = g & ~use_st & (rng.random(n) < cal.other_centre_share)
         dist = r.district[who]
         for dd, cands in self.district_centres.items():
             m = np.flatnonzero(other & (dist == dd))
@@ -635,8 +628,12 @@ class Simulator:
         lv = cls
         hosp = ~self.fac_grass[fac]
         age = r.age0[who]
-        emergency = rng.random(n) < np.where(hosp, 0.07, 0.005)
-        home_visit = ~hosp & ~emergency & (age >= 65) & (rng.random(n) < 0.02)
+        emergency = rng.random(n) < np.where(
+            hosp, cal.emergency_share_hospital, cal.emergency_share_grassroots
+        )
+        home_visit = (
+            ~hosp & ~emergency & (age >= 65) & (rng.random(n) < cal.home_visit_share_65plus)
+        )
         vtype = np.where(emergency, "emergency", np.where(home_visit, "home_visit", "outpatient"))
         times = self._times(day, n, emergency)
         # diagnosis: chronic patients are mostly seen for their condition
@@ -647,9 +644,9 @@ class Simulator:
             np.searchsorted(self.dx_cum[0], rng.random(n), "right"),
         )
         dx = np.minimum(dx, self.n_pool - 1)
-        ht = r.hypertension[who] & (u < np.where(hosp, 0.30, 0.50))
-        dm = r.diabetes[who] & ~ht & (rng.random(n) < np.where(hosp, 0.30, 0.45))
-        preg = r.pregnant[who] & ~ht & ~dm & (rng.random(n) < 0.5)
+        ht = r.hypertension[who] & (u < np.where(hosp, *cal.hypertension_visit_share))
+        dm = r.diabetes[who] & ~ht & (rng.random(n) < np.where(hosp, *cal.diabetes_visit_share))
+        preg = r.pregnant[who] & ~ht & ~dm & (rng.random(n) < cal.pregnancy_visit_share)
         dx = np.where(ht, self.HT0 + rng.integers(0, 4, n), dx)
         dx = np.where(dm, self.DM0 + rng.integers(0, 4, n), dx)
         dx = np.where(preg, self.PREG, dx)
@@ -671,11 +668,9 @@ class Simulator:
         team = np.where(own, self.c_team[who], -1)
 
         # prescriptions
-        has_rx = (rng.random(n) < RX_PROB[lv]) & self.dx_has_drugs[dx]
+        has_rx = (rng.random(n) < np.array(cal.rx_share)[lv]) & self.dx_has_drugs[dx]
         vi = np.flatnonzero(has_rx)
-        n_lines = (
-            np.searchsorted(np.cumsum([0.40, 0.35, 0.18, 0.07]), rng.random(len(vi)), "right") + 1
-        )
+        n_lines = np.searchsorted(np.cumsum(cal.rx_lines), rng.random(len(vi)), "right") + 1
         n_lines = np.minimum(n_lines, 4)
         lv_idx = np.repeat(vi, n_lines)  # visit index of each line
         first = np.concatenate([[0], np.cumsum(n_lines)[:-1]])
@@ -688,25 +683,29 @@ class Simulator:
             abx_line, self.abx_drugs[rng.integers(0, len(self.abx_drugs), len(lv_idx))], drug
         )
         chronic = self.dx_chronic[dx[lv_idx]] & ~abx_line
-        long_rx = chronic & (rng.random(len(lv_idx)) < LONG_RX_PROB[lv[lv_idx]])
+        long_rx = chronic & (rng.random(len(lv_idx)) < np.array(cal.long_rx_share)[lv[lv_idx]])
         days = np.where(
             long_rx,
-            rng.choice([28, 30, 30, 56, 60, 60, 84, 90], len(lv_idx)),
+            rng.choice(cal.long_rx_days, len(lv_idx)),
             np.where(
                 chronic,
-                rng.choice([7, 14, 14, 21], len(lv_idx)),
-                rng.choice([1, 2, 3, 3, 5, 5, 7], len(lv_idx)),
+                rng.choice(cal.chronic_rx_days, len(lv_idx)),
+                rng.choice(cal.acute_rx_days, len(lv_idx)),
             ),
         )
-        units = rng.choice([1, 1, 1, 2, 2, 3], len(lv_idx))
+        units = rng.choice(cal.rx_units_per_day, len(lv_idx))
         qty = days * units
-        extended = chronic & ~hosp[lv_idx] & (rng.random(len(lv_idx)) < 0.12)
+        extended = chronic & ~hosp[lv_idx] & (rng.random(len(lv_idx)) < cal.extended_rx_share)
 
         # fees (fen): total by level, drug part split over the lines, the rest over the others
-        mu = np.log(VISIT_MEAN_YUAN[lv] * 100) - 0.7**2 / 2
-        total = np.maximum(500, np.round(rng.lognormal(mu, 0.7))).astype(np.int64)
-        total = np.where(home_visit, total + 4000, total)  # home visit fee 40 CNY
-        share = np.clip(rng.normal(DRUG_SHARE[lv], 0.12), 0.05, 0.95)
+        sigma = cal.visit_cost_sigma
+        mu = np.log(np.array(cal.visit_mean_yuan)[lv] * 100) - sigma**2 / 2
+        total = np.maximum(cal.visit_cost_min_fen, np.round(rng.lognormal(mu, sigma)))
+        total = total.astype(np.int64)
+        total = np.where(home_visit, total + cal.home_visit_fee_fen, total)
+        share = np.clip(
+            rng.normal(np.array(cal.drug_share)[lv], cal.drug_share_sd), *cal.drug_share_bounds
+        )
         drug_fee = np.where(has_rx, np.round(total * share), 0).astype(np.int64)
         wline = self.drug_price[drug] * days * units + 1.0
         wsum = np.bincount(lv_idx, wline, minlength=n)
@@ -715,12 +714,11 @@ class Simulator:
             np.bincount(lv_idx, amount, minlength=n)[vi]
         ).astype(np.int64)
         rest = total - drug_fee
-        exam = np.floor(rest * rng.uniform(0.3, 0.6, n)).astype(np.int64)
-        treat = np.floor((rest - exam) * rng.uniform(0.4, 0.8, n)).astype(np.int64)
+        exam = np.floor(rest * rng.uniform(*cal.exam_share, n)).astype(np.int64)
+        treat = np.floor((rest - exam) * rng.uniform(*cal.treatment_share, n)).astype(np.int64)
         other = rest - exam - treat
-        ins = np.floor(
-            total * np.clip(rng.normal(np.where(hosp, 0.55, 0.68), 0.1), 0.0, 0.95)
-        ).astype(np.int64)
+        insured = rng.normal(np.where(hosp, *cal.insured_share), cal.insured_share_sd)
+        ins = np.floor(total * np.clip(insured, *cal.insured_share_bounds)).astype(np.int64)
         self_paid = total - ins
 
         seq = self._next_ids("visit_" + _ymd(day), n)
@@ -729,7 +727,9 @@ class Simulator:
             "visit_id": vid,
             "facility_code": self.fac_code[fac],
             "resident_id": w.prefixed("R", r.rid[who]),
-            "id_card_no": np.where(rng.random(n) < 0.9, r.id_card[who], "").astype(object),
+            "id_card_no": np.where(
+                rng.random(n) < cal.visit_id_card_share, r.id_card[who], ""
+            ).astype(object),
             "visit_time": w.ts(times),
             "department_code": dept,
             "visit_type": vtype.astype(object),
@@ -784,7 +784,7 @@ class Simulator:
         rank = self.fac_rank[src]
         for i in range(len(src)):
             dd = self.r.district[who[i]]
-            want = 3 if (rank[i] < 3 and rng.random() < 0.55) else 4
+            want = 3 if (rank[i] < 3 and rng.random() < self.cal.up_to_level2_share) else 4
             if rank[i] >= 3:
                 want = 4
             cand, cum = self.cands[(want - 1, dd)]
@@ -795,7 +795,8 @@ class Simulator:
         rng = self.rng
         home = self.r.centre[who]
         out = home.copy()
-        for i in np.flatnonzero((self.fac_rank[src] == 4) & (rng.random(len(src)) < 0.4)):
+        to_level2 = rng.random(len(src)) < self.cal.down_to_level2_share
+        for i in np.flatnonzero((self.fac_rank[src] == 4) & to_level2):
             cand, cum = self.cands[(2, self.r.district[who[i]])]
             out[i] = cand[min(np.searchsorted(cum, rng.random(), "right"), len(cand) - 1)]
         return out
@@ -810,12 +811,12 @@ class Simulator:
         team: np.ndarray,
         hosp: np.ndarray,
     ) -> w.Batch:
-        rng = self.rng
+        rng, cal = self.rng, self.cal
         rank = self.fac_rank[fac]
-        p_up = np.array([UP_REFERRAL_PROB[k] for k in range(5)])[rank]
+        p_up = np.array(cal.up_referral_share)[rank]
         up = np.flatnonzero(rng.random(len(fac)) < p_up)
         can_down = np.flatnonzero(rank >= 1)
-        n_down = min(len(can_down), rng.poisson(len(up) * DOWN_SHARE / (1 - DOWN_SHARE)))
+        n_down = min(len(can_down), rng.poisson(len(up) * cal.down_share / (1 - cal.down_share)))
         down = (
             np.sort(rng.choice(can_down, n_down, replace=False))
             if n_down
@@ -837,18 +838,18 @@ class Simulator:
         kind = np.where(
             direction == "up",
             np.array(["outpatient", "inpatient", "exam"])[
-                np.searchsorted([0.55, 0.85], rng.random(k), "right")
+                np.searchsorted(cal.up_referral_kinds, rng.random(k), "right")
             ],
             np.array(["outpatient", "inpatient", "exam"])[
-                np.searchsorted([0.70, 0.95], rng.random(k), "right")
+                np.searchsorted(cal.down_referral_kinds, rng.random(k), "right")
             ],
         )
         kind = np.where((kind == "inpatient") & (self.fac_beds[to] == 0), "outpatient", kind)
         rid = self._next_ids("referral", k)
-        rtime = times[src] + rng.integers(5, 60, k).astype("timedelta64[m]")
+        rtime = times[src] + rng.integers(*REFERRAL_DELAY_MINUTES, k).astype("timedelta64[m]")
         rtime = np.minimum(rtime, np.datetime64(day, "s") + np.timedelta64(86399, "s"))
         tm = team[src]
-        prio = (tm >= 0) & (direction == "up") & (rng.random(k) < 0.45)
+        prio = (tm >= 0) & (direction == "up") & (rng.random(k) < cal.priority_slot_share)
         base = {
             "referral_id": w.prefixed("ZZ", rid),
             "facility_code": self.fac_code[fac[src]],
@@ -857,9 +858,9 @@ class Simulator:
             "referral_time": w.ts(rtime),
             "direction": direction,
             "referral_kind": kind.astype(object),
-            "diagnosis_code": np.where(rng.random(k) < 0.92, self.dx_codes[dx[src]], "").astype(
-                object
-            ),
+            "diagnosis_code": np.where(
+                rng.random(k) < cal.referral_diagnosis_share, self.dx_codes[dx[src]], ""
+            ).astype(object),
             "team_code": w.take(self.team_code, np.maximum(tm, 0), tm < 0),
             "priority_slot": w.yn(prio),
             "_folder": self.fac_folder[fac[src]],
@@ -867,11 +868,11 @@ class Simulator:
         # status life cycle; later states are re-sent by the sender on later business days
         u = rng.random(k)
         final = np.select(
-            [u < 0.80, u < 0.85, u < 0.93, u < 0.97],
+            [u < x for x in cal.referral_outcomes],
             ["arrived", "rejected", "cancelled", "requested"],
             "accepted",
         )
-        same_day = (final == "arrived") & (rng.random(k) < 0.15)
+        same_day = (final == "arrived") & (rng.random(k) < cal.same_day_arrival_share)
         status0 = np.where(same_day, "arrived", "requested").astype(object)
         dnum = int(_d64(day).astype(np.int64))
         for i in range(k):
@@ -879,16 +880,15 @@ class Simulator:
             arrive_day = dnum
             if final[i] == "arrived" and not same_day[i]:
                 acc = dnum + 1
-                if rng.random() < 0.5:
+                if rng.random() < cal.accepted_first_share:
                     self._queue_status(acc, row, "accepted")
-                    arrive_day = acc + int(rng.integers(1, 6))
+                    arrive_day = acc + int(rng.integers(*cal.arrival_after_acceptance_days))
                 else:
-                    arrive_day = dnum + int(rng.integers(1, 7))
+                    arrive_day = dnum + int(rng.integers(*cal.arrival_days))
                 self._queue_status(arrive_day, row, "arrived")
             elif final[i] in ("rejected", "cancelled", "accepted"):
-                self._queue_status(
-                    dnum + int(rng.integers(1, 4 if final[i] != "cancelled" else 10)), row, final[i]
-                )
+                lag = cal.cancellation_days if final[i] == "cancelled" else cal.answer_days
+                self._queue_status(dnum + int(rng.integers(*lag)), row, final[i])
             if final[i] == "arrived" and kind[i] == "inpatient":
                 self.ref_admissions[arrive_day].append(
                     (
@@ -919,10 +919,10 @@ class Simulator:
 
     def _nights(self, mean: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         rng = rng or self.rng
-        k = 1.6
+        k = self.cal.nights_shape
         x = rng.gamma(k, np.maximum(mean - 0.5, 0.5) / k)
         nights = np.round(x).astype(np.int64)
-        return np.where(rng.random(len(mean)) < 0.03, 0, np.maximum(nights, 1))
+        return np.where(rng.random(len(mean)) < self.cal.day_case_share, 0, np.maximum(nights, 1))
 
     def _inpatient_day(self, day: date, write: bool) -> tuple[w.Batch, w.Batch]:
         rng, st = self.rng, self.st
@@ -1026,7 +1026,7 @@ class Simulator:
         return out_d, out_c
 
     def _discharge_rows(self, i: np.ndarray) -> w.Batch:
-        rng, st, r = self.rng, self.st, self.r
+        rng, st, r, cal = self.rng, self.st, self.r, self.cal
         n = len(i)
         if n == 0:
             return {}
@@ -1057,18 +1057,17 @@ class Simulator:
         ).astype(np.int64)
         per_day = np.array(
             [
-                INPATIENT_DAY_YUAN["centre" if lv == "centre" else int(lv)]
+                cal.inpatient_day_yuan["centre" if lv == "centre" else int(lv)]
                 for lv in self.w_level[ward]
             ]
         )
-        total = np.round(per_day * 100 * (nights + 1) * rng.lognormal(-0.08, 0.4, n)).astype(
-            np.int64
-        )
-        drug = np.floor(total * rng.uniform(0.2, 0.35, n)).astype(np.int64)
-        ins = np.floor(total * rng.uniform(0.55, 0.78, n)).astype(np.int64)
+        factor = rng.lognormal(*cal.stay_cost_factor, n)
+        total = np.round(per_day * 100 * (nights + 1) * factor).astype(np.int64)
+        drug = np.floor(total * rng.uniform(*cal.stay_drug_share, n)).astype(np.int64)
+        ins = np.floor(total * rng.uniform(*cal.stay_insured_share, n)).astype(np.int64)
         u = rng.random(n)
         status = np.select(
-            [u < 0.25, u < 0.90, u < 0.93, u < 0.945],
+            [u < x for x in cal.discharge_outcomes],
             ["cured", "improved", "transferred", "died"],
             "other",
         )
@@ -1093,14 +1092,15 @@ class Simulator:
     # ---- chronic follow-ups ----------------------------------------------------------------
 
     def _followups(self, day: date) -> tuple[w.Batch, np.ndarray]:
-        rng, r = self.rng, self.r
+        rng, r, cal = self.rng, self.r, self.cal
         dnum = int(_d64(day).astype(np.int64))
         due = np.flatnonzero(self.fu_next == dnum)
         if not calendar.is_workday(day):  # most follow-ups wait for a working day
-            later = due[rng.random(len(due)) < 0.85]
+            later = due[rng.random(len(due)) < cal.followup_waits_share]
             self.fu_next[later] += 1
             due = np.setdiff1d(due, later)
-        self.fu_next[due] += self.fu_interval[due] + rng.integers(-7, 8, len(due))
+        drift = cal.followup_drift_days
+        self.fu_next[due] += self.fu_interval[due] + rng.integers(-drift, drift + 1, len(due))
         pi = self.fu_idx[due]
         # one row per disease the patient has
         dis_ht = r.hypertension[pi]
@@ -1116,29 +1116,35 @@ class Simulator:
         f2f = rng.random(k) < self.fu_f2f[rows_p]
         mode = np.where(
             f2f,
-            np.where(rng.random(k) < 0.8, "clinic", "home"),
-            np.where(rng.random(k) < 0.7, "phone", "online"),
+            np.where(rng.random(k) < cal.clinic_share, "clinic", "home"),
+            np.where(rng.random(k) < cal.phone_share, "phone", "online"),
         ).astype(object)
-        ctrl = rng.random(k) < np.where(self.fu_ctrl[rows_p], 0.88, 0.22)
+        ctrl = rng.random(k) < np.where(self.fu_ctrl[rows_p], *cal.in_control)
         elderly = age_at(r.birth[who], _d64(day)) >= 65
+        # in control: below 140/90 mmHg (150/90 at 65+), fasting glucose below 7.0 mmol/L
         sbp_lim = np.where(elderly, 149, 139)
         sbp = np.where(
             ctrl,
-            np.minimum(rng.normal(128, 8, k), sbp_lim),
-            np.maximum(rng.normal(154, 12, k), sbp_lim + 1),
+            np.minimum(rng.normal(*cal.sbp_controlled, k), sbp_lim),
+            np.maximum(rng.normal(*cal.sbp_uncontrolled, k), sbp_lim + 1),
         )
-        dbp = np.where(ctrl, np.minimum(rng.normal(80, 6, k), 89), rng.normal(88, 9, k))
+        dbp = np.where(
+            ctrl,
+            np.minimum(rng.normal(*cal.dbp_controlled, k), 89),
+            rng.normal(*cal.dbp_uncontrolled, k),
+        )
         dbp = np.where(~ctrl & (sbp < 140), np.maximum(dbp, 90), dbp)
         sbp = np.clip(np.round(sbp), 80, 240).astype(np.int64)
         dbp = np.clip(np.round(dbp), 45, 140).astype(np.int64)
         glu = np.where(
-            ctrl, np.minimum(rng.normal(6.1, 0.5, k), 6.9), np.maximum(rng.normal(8.7, 1.6, k), 7.0)
+            ctrl,
+            np.minimum(rng.normal(*cal.glucose_controlled, k), 6.9),
+            np.maximum(rng.normal(*cal.glucose_uncontrolled, k), 7.0),
         )
         glu = np.clip(np.round(glu, 1), 3.0, 30.0)
         is_ht = disease == "hypertension"
         team = np.where(self.signed[who], self.c_team[who], r.team[who])
         ids = self._next_ids("followup", k)
-        self.stats.followups += k
         batch = {
             "followup_id": w.prefixed("SF", ids),
             "facility_code": self.fac_code[r.centre[who]],
@@ -1147,15 +1153,21 @@ class Simulator:
             "disease": disease,
             "followup_date": np.full(k, str(_d64(day)), dtype=object),
             "mode": mode,
-            "sbp": np.where(is_ht | (rng.random(k) < 0.5), w.ints(sbp), "").astype(object),
-            "dbp": np.where(is_ht | (rng.random(k) < 0.5), w.ints(dbp), "").astype(object),
+            "sbp": np.where(
+                is_ht | (rng.random(k) < cal.bp_at_diabetes_followup), w.ints(sbp), ""
+            ).astype(object),
+            "dbp": np.where(
+                is_ht | (rng.random(k) < cal.bp_at_diabetes_followup), w.ints(dbp), ""
+            ).astype(object),
             "fasting_glucose": np.where(
-                ~is_ht | (rng.random(k) < 0.2), np.char.mod("%.1f", glu), ""
+                ~is_ht | (rng.random(k) < cal.glucose_at_hypertension_followup),
+                np.char.mod("%.1f", glu),
+                "",
             ).astype(object),
             "medication_adherence": np.array(ADHERENCE, dtype=object)[
-                np.searchsorted([0.7, 0.92], rng.random(k), "right")
+                np.searchsorted(cal.adherence, rng.random(k), "right")
             ],
-            "referred": w.yn(rng.random(k) < 0.015),
+            "referred": w.yn(rng.random(k) < cal.followup_referred),
             "_folder": self.fac_folder[r.centre[who]],
             "_res": who,
         }
@@ -1178,15 +1190,23 @@ class Simulator:
             self.checkup_plan[year] = (np.zeros(0, np.int64), np.zeros(0, np.int64))
             return
         frac = len(days) / (366 if year % 4 == 0 else 365)  # only the part of the year simulated
-        age = age_at(r.birth, np.datetime64(f"{year}-12-31"))
-        p = np.where(age >= 65, ELDERLY_CHECKUP_SHARE, np.where(age >= 18, 0.05, 0.01)) * frac
+        p = self._checkup_share(age_at(r.birth, np.datetime64(f"{year}-12-31"))) * frac
         who = np.flatnonzero(rng.random(r.n) < p)
         day = work[rng.integers(0, len(work), len(who))]
         o = np.argsort(day, kind="stable")
         self.checkup_plan[year] = (who[o], day[o])
 
+    def _checkup_share(self, age: np.ndarray) -> np.ndarray:
+        """Each resident's chance of a check-up in a year."""
+        cal = self.cal
+        return np.where(
+            age >= 65,
+            cal.checkup_share_65plus,
+            np.where(age >= 18, cal.checkup_share_adult, cal.checkup_share_child),
+        )
+
     def _checkups(self, day: date) -> tuple[w.Batch, np.ndarray]:
-        rng, r = self.rng, self.r
+        rng, r, cal = self.rng, self.r, self.cal
         if day.year not in self.checkup_plan:
             self._plan_checkups(day.year)
         who_all, days = self.checkup_plan[day.year]
@@ -1199,20 +1219,20 @@ class Simulator:
         age = age_at(r.birth[who], np.datetime64(f"{day.year}-12-31"))
         elderly = age >= 65
         ctype = np.where(
-            elderly, "elderly_annual", np.where(rng.random(k) < 0.8, "general", "other")
+            elderly,
+            "elderly_annual",
+            np.where(rng.random(k) < cal.general_checkup_share, "general", "other"),
         )
-        items = np.where(elderly & (rng.random(k) < 0.88), 8, rng.integers(3, 8, k))
-        sbp = np.clip(np.round(rng.normal(132 + 10 * r.hypertension[who], 16, k)), 85, 230).astype(
-            np.int64
+        items = np.where(
+            elderly & (rng.random(k) < cal.all_items_share_65plus), 8, rng.integers(3, 8, k)
         )
-        dbp = np.clip(np.round(rng.normal(80 + 5 * r.hypertension[who], 10, k)), 45, 130).astype(
-            np.int64
-        )
-        glu = np.clip(np.round(rng.normal(5.4 + 2.2 * r.diabetes[who], 1.0, k), 1), 3.0, 25.0)
-        bmi = np.clip(np.round(rng.normal(23.8, 3.4, k), 1), 14.0, 45.0)
-        abn = rng.poisson(np.where(elderly, 0.9, 0.4))
+        ht, dm = r.hypertension[who], r.diabetes[who]
+        sbp = np.clip(np.round(_normal(rng, cal.checkup_sbp, ht, k)), 85, 230).astype(np.int64)
+        dbp = np.clip(np.round(_normal(rng, cal.checkup_dbp, ht, k)), 45, 130).astype(np.int64)
+        glu = np.clip(np.round(_normal(rng, cal.checkup_glucose, dm, k), 1), 3.0, 25.0)
+        bmi = np.clip(np.round(rng.normal(*cal.checkup_bmi, k), 1), 14.0, 45.0)
+        abn = rng.poisson(np.where(elderly, *cal.abnormal_findings))
         ids = self._next_ids("checkup", k)
-        self.stats.checkups += k
         return {
             "checkup_id": w.prefixed("TJ", ids),
             "facility_code": self.fac_code[r.centre[who]],
@@ -1232,26 +1252,26 @@ class Simulator:
     # ---- health records --------------------------------------------------------------------
 
     def _records(self, day: date, touched: np.ndarray) -> w.Batch:
-        rng, r = self.rng, self.r
+        rng, r, cal = self.rng, self.r, self.cal
         dnum = int(_d64(day).astype(np.int64))
         parts = []
         if day == self.start:
             parts.append(np.flatnonzero(self.rec_reg < dnum))  # initial load of existing records
-        # new records: the unregistered register slowly (~15 % a year), newborns included
+        # new records: the unregistered register slowly, newborns included
         none = np.flatnonzero((self.rec_reg == np.iinfo(np.int64).max) & (r.birth <= _d64(day)))
-        new = none[rng.random(len(none)) < 0.0005]
+        new = none[rng.random(len(none)) < cal.registrations_per_day]
         self.rec_reg[new] = dnum
         self.rec_upd[new] = -1
         parts.append(new)
-        # updates: after a follow-up or check-up (half of them) and at random
+        # updates: after a follow-up or check-up and at random
         has = self.rec_reg < dnum
-        upd = touched[has[touched] & (rng.random(len(touched)) < 0.5)]
-        rnd = np.flatnonzero(has & (rng.random(r.n) < RECORD_UPDATE_PER_DAY))
+        upd = touched[has[touched] & (rng.random(len(touched)) < cal.update_after_service)]
+        rnd = np.flatnonzero(has & (rng.random(r.n) < cal.updates_per_day))
         upd = np.union1d(upd, rnd)
         if len(upd):
             self.rec_upd[upd] = dnum
             # an update often completes the missing fields
-            fill = upd[rng.random(len(upd)) < 0.4]
+            fill = upd[rng.random(len(upd)) < cal.update_fills_share]
             for k in range(6):
                 miss = fill[self.rec_fields[k, fill] < 0]
                 self.rec_fields[k, miss] = rng.integers(0, len(self.rec_vals[k]), len(miss))
@@ -1267,7 +1287,9 @@ class Simulator:
             "facility_code": self.fac_code[r.centre[idx]],
             "id_card_no": r.id_card[idx].astype(object),
             "name": np.array([r.name(i) for i in idx], dtype=object),
-            "phone": np.where(rng.random(n) < 0.92, r.phone[idx].astype("U"), "").astype(object),
+            "phone": np.where(
+                rng.random(n) < cal.record_phone_share, r.phone[idx].astype("U"), ""
+            ).astype(object),
             "sex": np.where(r.male[idx], "M", "F").astype(object),
             "birth_date": w.dt(r.birth[idx]),
             "region_code": self.g.communities.code.to_numpy(dtype=object)[r.community[idx]],
