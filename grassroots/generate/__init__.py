@@ -566,7 +566,8 @@ def _group(b: w.Batch) -> dict[int, np.ndarray]:
 
 
 def _calibration(sim: Simulator, res: Residents, n_days: int) -> dict[str, float]:
-    st = sim.stats
+    st = sim.world.stats
+    signed = sim.contracts.signed
     adult = res.age0 >= 18
     total = st.visits_by_class.sum()
     fee = st.fee_by_class / np.maximum(st.visits_by_class, 1) / 100
@@ -579,8 +580,8 @@ def _calibration(sim: Simulator, res: Residents, n_days: int) -> dict[str, float
         "share_60plus": float((res.age0 >= 60).mean()),
         "hypertension_adult": float(res.hypertension[adult].mean()),
         "diabetes_adult": float(res.diabetes[adult].mean()),
-        "signing_rate_end": float(sim.signed.mean()),
-        "key_signing_rate_end": float(sim.signed[key].mean()),
+        "signing_rate_end": float(signed.mean()),
+        "key_signing_rate_end": float(signed[key].mean()),
         "visits_per_person_year": float(total / res.n / n_days * 365),
         "grassroots_share": float(st.visits_by_class[0] / max(1, total)),
         "signed_grassroots_share": float(st.signed_visits[1] / max(1, st.signed_visits[0])),
