@@ -17,7 +17,7 @@ Level = int | str
 
 @dataclass(frozen=True)
 class Calibration:
-    # ---- outpatient volume -------------------------------------------------------------------
+    # ---- outpatient volume -----------------------------------------------------------------------
     # national: about 6 outpatient visits per person per year
     visits_per_year: float = 6.0
     # assumed: relative visit rate by contract age band, U-shaped (small children and the old)
@@ -30,7 +30,7 @@ class Calibration:
     # assumed: chronic patients come back for their prescriptions, so their propensity varies less
     chronic_propensity_shape: float = 4.0
 
-    # ---- where residents go --------------------------------------------------------------------
+    # ---- where residents go ----------------------------------------------------------------------
     # Hangzhou 2016: 64.67 % of signed residents' visits at grassroots institutions, 48.50 % of
     # unsigned residents' (over a year, after the weekend and holiday dips)
     grassroots_share_signed: float = 0.6467
@@ -54,11 +54,11 @@ class Calibration:
     psychiatric_outpatient_weight: float = 0.15
     # assumed: grassroots visits made at the community's own station or village clinic
     station_share: float = 0.4
-    # Shanghai 2017: signed residents make ~60 % of their visits at their own centre; assumed: the
-    # share of the other grassroots visits made at another centre of the district
+    # assumed: grassroots visits not at the home centre's station made at another centre of the
+    # district
     other_centre_share: float = 0.07
 
-    # ---- the visit ------------------------------------------------------------------------------
+    # ---- the visit -------------------------------------------------------------------------------
     # assumed: emergency visits among hospital / grassroots visits
     emergency_share_hospital: float = 0.07
     emergency_share_grassroots: float = 0.005
@@ -72,7 +72,7 @@ class Calibration:
     # assumed: a resident's id card number is on the visit record
     visit_id_card_share: float = 0.9
 
-    # ---- prescriptions --------------------------------------------------------------------------
+    # ---- prescriptions ---------------------------------------------------------------------------
     # assumed: visits with a prescription, by visit class
     rx_share: tuple[float, ...] = (0.78, 0.62, 0.58, 0.55)
     # assumed: share of prescriptions with 1, 2, 3, 4 lines
@@ -89,7 +89,7 @@ class Calibration:
     # chronic lines
     extended_rx_share: float = 0.12
 
-    # ---- outpatient fees ------------------------------------------------------------------------
+    # ---- outpatient fees -------------------------------------------------------------------------
     # national 2014: outpatient cost per visit at tertiary hospitals 53.3 % above secondary ones,
     # 192 % above community centres (330 = 1.533 x 215 = 2.92 x 113), by visit class
     visit_mean_yuan: tuple[float, ...] = (113.0, 150.0, 215.0, 330.0)
@@ -111,7 +111,7 @@ class Calibration:
     insured_share_sd: float = 0.1
     insured_share_bounds: tuple[float, float] = (0.0, 0.95)
 
-    # ---- referrals ------------------------------------------------------------------------------
+    # ---- referrals -------------------------------------------------------------------------------
     # assumed: upward referrals per visit by the sender's rank (grassroots, unrated, level 1, 2, 3)
     up_referral_share: tuple[float, ...] = (0.020, 0.012, 0.012, 0.006, 0.0)
     # Changsha 2015: 467 referrals down vs 2 919 up, so ≈ 16 % of referrals go down
@@ -141,7 +141,7 @@ class Calibration:
     answer_days: tuple[int, int] = (1, 4)
     cancellation_days: tuple[int, int] = (1, 10)
 
-    # ---- wards ----------------------------------------------------------------------------------
+    # ---- wards -----------------------------------------------------------------------------------
     # Beijing: bed utilisation level-1 67 %, suburban level-2 85 %, urban level-2 82 %, level-3
     # 92 %; assumed: community and township centres 60 %
     occupancy: dict[Level, float] = field(
@@ -165,7 +165,7 @@ class Calibration:
     # assumed: days simulated before the window so wards start at their stationary occupancy
     warm_up_days: int = 90
 
-    # ---- inpatient fees and outcomes --------------------------------------------------------------
+    # ---- inpatient fees and outcomes -------------------------------------------------------------
     # assumed: cost per inpatient day by level
     inpatient_day_yuan: dict[Level, int] = field(
         default_factory=lambda: {3: 1800, 2: 1100, 1: 700, 0: 700, "centre": 400}
@@ -177,7 +177,7 @@ class Calibration:
     # assumed: cumulative shares cured, improved, transferred, died (the rest: other)
     discharge_outcomes: tuple[float, ...] = (0.25, 0.90, 0.93, 0.945)
 
-    # ---- family-doctor contracts ------------------------------------------------------------------
+    # ---- family-doctor contracts -----------------------------------------------------------------
     # Shanghai 2016: > 45 % of all residents signed; a little above because the census counts
     # people who never appear in care
     signing_target: float = 0.47
@@ -201,7 +201,7 @@ class Calibration:
     combo_share_urban: float = 0.15
     combo_share_rural: float = 0.05
 
-    # ---- chronic follow-ups -------------------------------------------------------------------------
+    # ---- chronic follow-ups ----------------------------------------------------------------------
     # national reports: 60-75 % of hypertension and diabetes patients under standard management;
     # assumed: managed patients (35+) in urban / rural areas, follow-up interval in days and its
     # share, each patient's share of face-to-face follow-ups (from, to)
@@ -234,7 +234,7 @@ class Calibration:
     # assumed: follow-ups that end in a referral
     followup_referred: float = 0.015
 
-    # ---- check-ups ----------------------------------------------------------------------------------
+    # ---- check-ups -------------------------------------------------------------------------------
     # national targets: 65+ health management rate 62-70 %, reported 60-75 %; assumed: adults
     # and children who have a check-up in a year
     checkup_share_65plus: float = 0.75
@@ -251,7 +251,7 @@ class Calibration:
     # assumed: mean abnormal findings for residents 65+ / younger
     abnormal_findings: tuple[float, float] = (0.9, 0.4)
 
-    # ---- health records ------------------------------------------------------------------------
+    # ---- health records --------------------------------------------------------------------------
     # national target: ≥ 90 % of residents have a health record (建档率); assumed: 65+ / others
     record_share: tuple[float, float] = (0.95, 0.86)
     # assumed: the platform's records go back to this date

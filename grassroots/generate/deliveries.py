@@ -246,7 +246,7 @@ class Deliveries:
         version = 1
         if clean_day:
             self._superseded(d, code, files, encoding, gen)
-            version = 2
+            version = 2  # generated two days later, in the 10 o'clock hour
             gen = f"{(d + timedelta(days=2)).isoformat()}T10:{int(self.rng.integers(0, 60)):02d}:00"
         w.write_folder(
             self.out / "extracts" / d.isoformat() / code, code, d, version, gen, encoding, out_files

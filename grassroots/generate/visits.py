@@ -66,7 +66,7 @@ class VisitModel:
     hospitals: Hospitals
     district_centres: dict[int, np.ndarray]
     station_of_comm: np.ndarray  # facility index of each community's station, -1 = none
-    n_doctors: np.ndarray  # per facility
+    n_doctors: np.ndarray  # per facility: one per 10 beds, plus 3 (grassroots) or 8 (hospital)
 
 
 def visit_model(world: World) -> VisitModel:
