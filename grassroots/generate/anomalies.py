@@ -7,12 +7,43 @@ region is the same whether anomalies are on or off; only the injected changes di
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
 from datetime import date, timedelta
 
 import numpy as np
 
 from grassroots import contract
 from grassroots.generate import idcard
+
+
+@dataclass(frozen=True)
+class Anomalies:
+    """What goes wrong in the deliveries.  With ``enabled=False`` nothing does and the other
+    knobs are ignored, except ``omit_empty_share``: the standard allows leaving an empty dataset
+    out of a manifest, so that happens in a clean region too."""
+
+    enabled: bool = True
+    bad_row_share: float = 0.002  # rows that break one rule (every reason at least once)
+    late_entry_share: float = 0.004  # rows entered 1-5 days after the event
+    correction_share: float = 0.0005  # visits whose fee is corrected and re-sent later
+    redeliveries: int = 2  # facility-days delivered again complete (v1 missed some visits)
+    missing_share: float = 0.003  # facility-days that never arrive
+    outage_days: int = 4  # consecutive days one hospital delivers nothing
+    bom_share: float = 0.02  # UTF-8 files with a byte-order mark
+    gbk_centre: bool = True  # one centre (a township one if any) delivers in GBK
+    late_delivery_share: float = 0.02  # folders generated after the 06:00 deadline
+    slow_facility_late_share: float = 0.30  # ... and for one slow centre
+    bad_encoding_files: int = 0  # files with GBK bytes in a folder declared UTF-8
+    missing_column_files: int = 0  # files without their resident_id column
+    omit_empty_share: float = 0.03  # empty datasets left out of the manifest
+
+    def in_effect(self) -> Anomalies:
+        """The knobs that act: when disabled, every share and count zero."""
+        if self.enabled:
+            return self
+        off = {f.name: type(f.default)() for f in fields(self) if f.name != "omit_empty_share"}
+        return replace(self, **off)
+
 
 # Row-level reasons (file-level ones are bad_encoding / missing_column).
 ROW_REASONS: tuple[str, ...] = tuple(

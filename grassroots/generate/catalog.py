@@ -104,6 +104,11 @@ HYPERTENSION_DX = ("I10", "I10", "I10", "I11.9")
 DIABETES_DX = ("E11.9", "E11.9", "E11.9", "E14.9")
 PREGNANCY_DX = "Z34.9"
 
+# Department codes (诊疗科目): 02 general practice, 03 internal medicine, 04 surgery,
+# 05 obstetrics and gynaecology, 07 paediatrics, 10 ophthalmology, 11 ENT, 12 stomatology,
+# 13 dermatology, 15 psychiatry, 19 oncology, 20 emergency, 21 rehabilitation, 28 intensive care,
+# 50 traditional Chinese medicine.
+
 # Inpatient diagnoses per department code.
 INPATIENT_DX: dict[str, tuple[str, ...]] = {
     "03": ("I63.9", "I25.1", "J18.9", "J44.1", "I50.9", "E11.9", "I10", "N18.9", "K29.7"),
@@ -116,23 +121,6 @@ INPATIENT_DX: dict[str, tuple[str, ...]] = {
     "28": ("I46.9", "J96.0", "A41.9", "I21.9"),
     "50": ("M54.5", "I63.9", "M17.9", "J44.9", "G47.0"),
     "02": ("J18.9", "I63.9", "I10", "E11.9", "J44.9", "I69.3"),
-}
-DEPARTMENT_NAMES: dict[str, str] = {
-    "02": "全科医疗科",
-    "03": "内科",
-    "04": "外科",
-    "05": "妇产科",
-    "07": "儿科",
-    "10": "眼科",
-    "11": "耳鼻咽喉科",
-    "12": "口腔科",
-    "13": "皮肤科",
-    "15": "精神科",
-    "19": "肿瘤科",
-    "20": "急诊医学科",
-    "21": "康复医学科",
-    "28": "重症医学科",
-    "50": "中医科",
 }
 # Ward departments (with beds) by facility kind, in the order beds are handed out.
 WARDS: dict[str, tuple[str, ...]] = {

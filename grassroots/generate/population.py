@@ -140,22 +140,7 @@ def build_residents(region: Region, n: int, start: date, rng: np.random.Generato
         0, 10**8, n
     )
 
-    ht_p = np.zeros(n)
-    dm_p = np.zeros(n)
-    for lo, h, d in CHRONIC_BY_AGE:
-        m = age0 >= lo
-        ht_p[m] = h
-        dm_p[m] = d
-    hypertension = rng.random(n) < ht_p
-    # diabetes is more common among hypertensive people
-    diabetes = rng.random(n) < dm_p * np.where(hypertension, 1.6, 0.8)
-    adult = age0 >= 18
-    tb = rng.random(n) < 0.0006 * adult
-    smd = rng.random(n) < 0.0055 * adult
-    disability = rng.random(n) < np.where(age0 >= 60, 0.12, 0.04)
-    pregnant = (~male) & (age0 >= 20) & (age0 <= 40) & (rng.random(n) < 0.035)
-    low_income = rng.random(n) < np.where(urban, 0.015, 0.045)
-
+    conditions = _conditions(age0, male, urban, rng)
     centre = region.streets.centre.to_numpy()[street]
     teams = region.teams
     t_centre = teams.centre.to_numpy()
@@ -181,15 +166,35 @@ def build_residents(region: Region, n: int, start: date, rng: np.random.Generato
         given1=given1,
         given2=given2.astype(np.int16),
         phone=phone,
-        hypertension=hypertension,
-        diabetes=diabetes,
-        tb=tb,
-        smd=smd,
-        disability=disability,
-        pregnant=pregnant,
-        low_income=low_income,
+        **conditions,
         centre=centre.astype(np.int32),
         team=team,
+    )
+
+
+def _conditions(
+    age0: np.ndarray, male: np.ndarray, urban: np.ndarray, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Chronic diseases by age, and the other key-population markers."""
+    n = len(age0)
+    ht_p = np.zeros(n)
+    dm_p = np.zeros(n)
+    for lo, h, d in CHRONIC_BY_AGE:
+        m = age0 >= lo
+        ht_p[m] = h
+        dm_p[m] = d
+    hypertension = rng.random(n) < ht_p
+    # diabetes is more common among hypertensive people
+    diabetes = rng.random(n) < dm_p * np.where(hypertension, 1.6, 0.8)
+    adult = age0 >= 18
+    return dict(
+        hypertension=hypertension,
+        diabetes=diabetes,
+        tb=rng.random(n) < 0.0006 * adult,
+        smd=rng.random(n) < 0.0055 * adult,
+        disability=rng.random(n) < np.where(age0 >= 60, 0.12, 0.04),
+        pregnant=(~male) & (age0 >= 20) & (age0 <= 40) & (rng.random(n) < 0.035),
+        low_income=rng.random(n) < np.where(urban, 0.015, 0.045),
     )
 
 

@@ -103,21 +103,23 @@ def build_region(residents: int, rng: np.random.Generator) -> Region:
     return Region(regions, cm, dist, st, fac, teams, _drugs())
 
 
-def _facilities(
-    r: int, dist: pd.DataFrame, st: pd.DataFrame, cm: pd.DataFrame, rng: np.random.Generator
-) -> pd.DataFrame:
-    rows: list[dict] = []
-    seq: dict[tuple[str, str], int] = {}
+class _Facilities:
+    """The facility rows being built, numbered per prefix and district."""
 
-    def add(prefix: str, district: int, region_code: str, **kw) -> dict:
-        dcode = dist.code[district][:6]
-        seq[(prefix, dcode)] = seq.get((prefix, dcode), 0) + 1
+    def __init__(self, dist: pd.DataFrame) -> None:
+        self.dist = dist
+        self.rows: list[dict] = []
+        self.seq: dict[tuple[str, str], int] = {}
+
+    def add(self, prefix: str, district: int, region_code: str, **kw) -> dict:
+        dcode = self.dist.code[district][:6]
+        self.seq[(prefix, dcode)] = self.seq.get((prefix, dcode), 0) + 1
         row = dict(
-            facility_code=f"{prefix}{dcode}{seq[(prefix, dcode)]:03d}",
+            facility_code=f"{prefix}{dcode}{self.seq[(prefix, dcode)]:03d}",
             region_code=region_code,
-            district_code=dist.code[district],
+            district_code=self.dist.code[district],
             district=district,
-            urban=bool(dist.urban[district]),
+            urban=bool(self.dist.urban[district]),
             grade="",
             alliance_code="",
             parent_facility_code="",
@@ -125,104 +127,80 @@ def _facilities(
             kind="general",
         )
         row.update(kw)
-        rows.append(row)
+        self.rows.append(row)
         return row
 
+
+def _facilities(
+    r: int, dist: pd.DataFrame, st: pd.DataFrame, cm: pd.DataFrame, rng: np.random.Generator
+) -> pd.DataFrame:
+    reg = _Facilities(dist)
+    _hospitals(reg, r, dist, st)
+    _grassroots(reg, st, cm, rng)
+    fac = pd.DataFrame(reg.rows)
+    fac["rank"] = [rank_of(t, lv) for t, lv in zip(fac.facility_type, fac.level, strict=True)]
+    fac["is_centre"] = fac.facility_type.isin(contract.CENTRE_TYPES)
+    fac["is_grassroots"] = fac.facility_type.isin(contract.GRASSROOTS_TYPES)
+    code_idx = {c: i for i, c in enumerate(fac.facility_code)}
+    fac["folder"] = [code_idx[p] if p else i for i, p in enumerate(fac.parent_facility_code)]
+    _beds(fac, r, dist, st, rng)
+    _alliances(fac, dist)
+    return fac
+
+
+def _hospitals(reg: _Facilities, r: int, dist: pd.DataFrame, st: pd.DataFrame) -> None:
+    """City-level (tertiary) hospitals in the urban districts; per district a people's and a TCM
+    hospital (level 2), level-1 and unrated hospitals; one psychiatric centre in a county."""
     urban_idx = list(dist.index[dist.urban])
     first_street = {di: st.code[st.district == di].iloc[0] for di in dist.index}
-    # city-level (tertiary) hospitals sit in the urban districts
-    n3 = max(1, round(r / 350_000))
-    for i in range(n3):
+
+    def add(di: int, street: str, name: str, ftype: str, level: int, grade: str, kind: str) -> None:
+        reg.add(
+            "H",
+            di,
+            street,
+            facility_name=name,
+            facility_type=ftype,
+            level=level,
+            grade=grade,
+            kind=kind,
+        )
+
+    for i in range(max(1, round(r / 350_000))):
         di = urban_idx[i % len(urban_idx)]
-        no = "一二三四五六"[i]
-        add(
-            "H",
-            di,
-            first_street[di],
-            facility_name=f"{CITY_NAME}第{no}人民医院",
-            facility_type="general_hospital",
-            level=3,
-            grade="A",
-        )
-    add(
-        "H",
-        urban_idx[0],
-        first_street[urban_idx[0]],
-        facility_name=f"{CITY_NAME}中医院",
-        facility_type="tcm_hospital",
-        level=3,
-        grade="A",
-        kind="tcm",
-    )
-    add(
-        "H",
-        urban_idx[-1],
-        first_street[urban_idx[-1]],
-        facility_name=f"{CITY_NAME}妇幼保健院",
-        facility_type="specialty_hospital",
-        level=3,
-        grade="A",
-        kind="maternal",
-    )
+        name = f"{CITY_NAME}第{'一二三四五六'[i]}人民医院"
+        add(di, first_street[di], name, "general_hospital", 3, "A", "general")
+    di = urban_idx[0]
+    add(di, first_street[di], f"{CITY_NAME}中医院", "tcm_hospital", 3, "A", "tcm")
+    di = urban_idx[-1]
+    add(di, first_street[di], f"{CITY_NAME}妇幼保健院", "specialty_hospital", 3, "A", "maternal")
     for di, d in dist.iterrows():
-        add(
-            "H",
-            di,
-            first_street[di],
-            facility_name=f"{d['name']}人民医院",
-            facility_type="general_hospital",
-            level=2,
-            grade="A" if not d.urban or di % 2 else "B",
-        )
-        add(
-            "H",
-            di,
-            first_street[di],
-            facility_name=f"{d['name']}中医院",
-            facility_type="tcm_hospital",
-            level=2,
-            grade="B",
-            kind="tcm",
-        )
+        street = first_street[di]
+        grade = "A" if not d.urban or di % 2 else "B"
+        add(di, street, f"{d['name']}人民医院", "general_hospital", 2, grade, "general")
+        add(di, street, f"{d['name']}中医院", "tcm_hospital", 2, "B", "tcm")
         if not d.urban and di == dist.index[~dist.urban][0]:
-            add(
-                "H",
-                di,
-                first_street[di],
-                facility_name=f"{CITY_NAME}精神卫生中心",
-                facility_type="specialty_hospital",
-                level=2,
-                grade="A",
-                kind="psychiatric",
-            )
+            name = f"{CITY_NAME}精神卫生中心"
+            add(di, street, name, "specialty_hospital", 2, "A", "psychiatric")
         sts = st[st.district == di]
         for k in range(1 + round(d["pop"] / 150_000)):
             s = sts.iloc[(k + 1) % len(sts)]
-            add(
-                "H",
-                di,
-                s.code,
-                facility_name=f"{s['name'][:2]}医院",
-                facility_type="general_hospital",
-                level=1,
-                grade="B" if k % 2 else "",
-            )
+            grade = "B" if k % 2 else ""
+            add(di, s.code, f"{s['name'][:2]}医院", "general_hospital", 1, grade, "general")
         for k in range(1 + round(d["pop"] / 200_000)):
             s = sts.iloc[k % len(sts)]
-            add(
-                "H",
-                di,
-                s.code,
-                facility_name=f"{CITY_NAME}{s['name'][:2]}仁和医院"
-                if k == 0
-                else f"{s['name'][:2]}康复医院",
-                facility_type="general_hospital",
-                level=0,
-            )
-    # one centre per street; stations/village clinics in about half/three quarters of communities
+            name = f"{CITY_NAME}{s['name'][:2]}仁和医院" if k == 0 else f"{s['name'][:2]}康复医院"
+            add(di, s.code, name, "general_hospital", 0, "", "general")
+
+
+def _grassroots(
+    reg: _Facilities, st: pd.DataFrame, cm: pd.DataFrame, rng: np.random.Generator
+) -> None:
+    """One centre per street; stations (urban) in about half and village clinics (rural) in
+    about three quarters of the communities, always in the street's last one."""
     for si, s in st.iterrows():
         urban = bool(s.urban)
-        centre = add(
+        centre = reg.add(
             "C",
             s.district,
             s.code,
@@ -234,7 +212,7 @@ def _facilities(
         )
         for c in cm[cm.street == si].itertuples():
             if rng.random() < (0.5 if urban else 0.75) or c.Index == cm.index[cm.street == si][-1]:
-                add(
+                reg.add(
                     "S" if urban else "V",
                     s.district,
                     c.code,
@@ -244,15 +222,13 @@ def _facilities(
                     kind="station",
                     parent_facility_code=centre["facility_code"],
                 )
-    fac = pd.DataFrame(rows)
-    fac["rank"] = [rank_of(t, lv) for t, lv in zip(fac.facility_type, fac.level, strict=True)]
-    fac["is_centre"] = fac.facility_type.isin(contract.CENTRE_TYPES)
-    fac["is_grassroots"] = fac.facility_type.isin(contract.GRASSROOTS_TYPES)
-    code_idx = {c: i for i, c in enumerate(fac.facility_code)}
-    fac["folder"] = [code_idx[p] if p else i for i, p in enumerate(fac.parent_facility_code)]
 
-    # Beds: ~4.5 hospital beds per 1 000 residents (45 % tertiary, 40 % secondary, 15 % lower);
-    # township centres ~1.2, community centres ~0.4 per 1 000 served.
+
+def _beds(
+    fac: pd.DataFrame, r: int, dist: pd.DataFrame, st: pd.DataFrame, rng: np.random.Generator
+) -> None:
+    """~4.5 hospital beds per 1 000 residents (45 % tertiary, 40 % secondary, 15 % lower);
+    township centres ~1.2, half the community centres ~0.4 per 1 000 served."""
     weight = fac.kind.map({"general": 1.0, "tcm": 0.5, "maternal": 0.4, "psychiatric": 0.6})
     for level, share in ((3, 0.45), (2, 0.40), (1, 0.10), (0, 0.05)):
         m = (fac.level == level) & ~fac.is_grassroots
@@ -260,34 +236,27 @@ def _facilities(
         fac.loc[m, "approved_beds"] = np.maximum(5, np.round(beds / 5) * 5).astype(int)
     for fi in fac.index[fac.is_centre]:
         d = fac.district[fi]
-        n_st = (st.district == d).sum()
-        pop = dist["pop"][d] / n_st
+        pop = dist["pop"][d] / (st.district == d).sum()
         if fac.facility_type[fi] == "township_health_centre":
             fac.loc[fi, "approved_beds"] = max(10, int(round(pop * 1.2 / 1000 / 5) * 5))
         elif rng.random() < 0.5:
             fac.loc[fi, "approved_beds"] = max(5, int(round(pop * 0.4 / 1000 / 5) * 5))
 
-    # Alliances: one 医联体 per tertiary general hospital over the urban districts (round robin),
-    # one 医共体 per rural county led by the county hospital.
+
+def _alliances(fac: pd.DataFrame, dist: pd.DataFrame) -> None:
+    """One 医联体 per tertiary general hospital over the urban districts (round robin), one 医共体
+    per rural county led by the county hospital; specialty hospitals stay outside."""
     core3 = list(fac.index[(fac.level == 3) & (fac.facility_type == "general_hospital")])
-    for k, di in enumerate(urban_idx):
+    member = (fac.level.isin([1, 2]) | fac.is_grassroots) & (
+        fac.facility_type != "specialty_hospital"
+    )
+    for k, di in enumerate(dist.index[dist.urban]):
         core = core3[k % len(core3)]
         code = f"YLT{core3.index(core) + 1:02d}"
         fac.loc[core, "alliance_code"] = code
-        m = (
-            (fac.district == di)
-            & (fac.level.isin([1, 2]) | fac.is_grassroots)
-            & (fac.facility_type != "specialty_hospital")
-        )
-        fac.loc[m, "alliance_code"] = code
+        fac.loc[member & (fac.district == di), "alliance_code"] = code
     for k, di in enumerate(dist.index[~dist.urban]):
-        m = (
-            (fac.district == di)
-            & (fac.level.isin([1, 2]) | fac.is_grassroots)
-            & (fac.facility_type != "specialty_hospital")
-        )
-        fac.loc[m, "alliance_code"] = f"YGT{k + 1:02d}"
-    return fac
+        fac.loc[member & (fac.district == di), "alliance_code"] = f"YGT{k + 1:02d}"
 
 
 def _teams(
