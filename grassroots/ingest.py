@@ -49,6 +49,8 @@ from grassroots.contract import (
     Column,
     Dataset,
 )
+from grassroots.errors import RunError, environment_cause, one_line
+from grassroots.lock import writer_lock
 from grassroots.rules import (
     MASK,
     checks_for,
@@ -69,8 +71,8 @@ REFERENCE_ORDER = ("regions", "facilities", "teams", "drugs", "population")
 CHUNK_ROWS = 1_500_000
 
 
-class IngestError(Exception):
-    """The run could not proceed (no reference data, warehouse locked, …)."""
+class IngestError(RunError):
+    """The run could not proceed (no reference data, warehouse locked, a full disk, …)."""
 
 
 def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
@@ -756,11 +758,16 @@ class RunReport:
 
 
 def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        warehouse.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise IngestError(f"cannot create the warehouse folder {warehouse.parent}: "
+                          f"{e.strerror}") from e
     try:
         return duckdb.connect(str(warehouse))
     except duckdb.IOException as e:
-        raise IngestError(f"cannot open the warehouse {warehouse} for writing: {e}") from e
+        raise IngestError(f"cannot open the warehouse {warehouse} for writing: "
+                          f"{one_line(str(e))}") from e
 
 
 class _Run:
@@ -1252,11 +1259,35 @@ def ingest(
     date_to: date | None = None,
     progress: bool = False,
 ) -> RunReport:
-    """Load every new or changed complete facility-day under ``landing`` into ``warehouse``."""
+    """Load every new or changed complete facility-day under ``landing`` into ``warehouse``.
+
+    IngestError when it cannot: nothing of the run is committed then."""
     landing, warehouse = Path(landing), Path(warehouse)
     if not (landing / "reference").is_dir() and not (landing / "extracts").is_dir():
         raise IngestError(f"{landing} is not a landing zone: no reference/ or extracts/ folder")
     archive = Path(archive) if archive else warehouse.parent / "archive"
+    with writer_lock(warehouse):
+        try:
+            return _ingest(landing, warehouse, key=key, archive=archive, date_from=date_from,
+                           date_to=date_to, progress=progress)
+        except (OSError, duckdb.Error) as e:  # a full disk, a folder that cannot be written
+            cause = environment_cause(e)
+            if cause is None:
+                raise
+            raise IngestError(f"ingestion stopped, nothing committed: {cause}") from e
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back unless the failure already ended the transaction (a failed COMMIT does): the
+    error that matters is the one being raised."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
+
+
+def _ingest(landing: Path, warehouse: Path, *, key: bytes, archive: Path,
+            date_from: date | None, date_to: date | None, progress: bool) -> RunReport:
     con = connect(warehouse)
     try:
         ensure_schema(con)
@@ -1292,7 +1323,7 @@ def ingest(
                 con.execute("COMMIT")
                 return report
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
             finally:
                 if run is not None:
