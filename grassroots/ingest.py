@@ -30,6 +30,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import stat
 import tempfile
 from collections import Counter
@@ -388,16 +389,21 @@ def scan_landing(landing: Path, date_from: date | None, date_to: date | None) ->
 # Decoding and staging
 
 
+# Chinese text as UTF-8 decodes: CJK (with radicals, punctuation, full-width forms, extensions).
+_CJK = re.compile("[\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003ffff]")
+
+
 def _utf8_text(data: bytes) -> bool:
-    """Non-ASCII bytes that are valid UTF-8: a GBK reading of them would be mojibake (real GBK
-    text is almost never valid UTF-8: its lead bytes are rarely followed by continuation bytes)."""
+    """UTF-8 Chinese text (or a UTF-8 BOM): read as GBK it would be mojibake.  A GBK file can be
+    valid UTF-8 by accident (元 is D4 AA, a 2-byte UTF-8 sequence) but then decodes to no CJK
+    character: CJK characters are 3-byte sequences that real GBK text practically never forms."""
     if data.isascii():
         return False
     try:
-        data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    return True
+    return text.startswith("\ufeff") or _CJK.search(text) is not None
 
 
 def _near(name: str) -> str:

@@ -250,6 +250,16 @@ def test_utf8_bytes_declared_gbk_are_bad_encoding(env: Env) -> None:
     assert env.sql("SELECT department_code FROM raw.outpatient_visits") == [("内科",)]
 
 
+def test_gbk_text_that_is_valid_utf8_by_accident_still_loads(env: Env) -> None:
+    """元 is D4 AA in GBK, a valid 2-byte UTF-8 sequence (Ԫ): not UTF-8 Chinese text."""
+    data = to_csv(VISIT_HEADER, [visit("V1", department_code="元")]).encode("gbk")
+    assert data.decode("utf-8") and "元" not in data.decode("utf-8")
+    env.landing.delivery(BD, C, {"outpatient_visits": data}, encoding="gbk")
+    env.run()
+    assert env.sql("SELECT count(*) FROM audit.quarantine") == [(0,)]
+    assert env.sql("SELECT department_code FROM raw.outpatient_visits") == [("元",)]
+
+
 # -- symbolic links and the archive -------------------------------------------------------------
 
 
