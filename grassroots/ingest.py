@@ -190,11 +190,10 @@ def today_cst() -> date:
 
 
 def _show(value: object, limit: int = 80) -> str:
-    """A manifest value for a message: its repr, shortened, id and phone numbers masked."""
-    text = repr(value)
-    if len(text) > limit:
-        text = text[:limit] + "…"
-    return mask_text(text)
+    """A manifest value for a message: its repr, id and phone numbers masked, shortened (after
+    masking, so that no part of a number is left)."""
+    text = mask_text(repr(value))
+    return text[:limit] + "…" if len(text) > limit else text
 
 
 def _json_int(value: object, name: str, lo: int, hi: int, problems: list[str]) -> int | None:
@@ -843,14 +842,22 @@ class _Run:
                                       "earlier snapshot is loaded: cannot validate deliveries")
                 continue
             if path.is_symlink():
-                self.changed = True
-                why = ("symlink", f"{name}.csv is a symbolic link: not followed")
-                con.execute(
-                    "INSERT INTO audit.quarantine VALUES (NULL, NULL, NULL, ?, ?, NULL, ?, ?, NULL, ?)",
-                    [name, f"{name}.csv", *why, self.batch_id])
                 if have == 0:
                     raise IngestError(f"reference/{name}.csv is a symbolic link (not followed) "
                                       "and no earlier snapshot is loaded")
+                # reported once while it stays a link (the loaded snapshot goes on serving)
+                reported = con.execute(
+                    "SELECT count(*) FROM audit.quarantine WHERE business_date IS NULL "
+                    "AND dataset = ? AND reason = 'symlink' AND batch_id > (SELECT max(batch_id) "
+                    "FROM audit.reference_snapshots WHERE dataset = ?)", [name, name]
+                ).fetchone()[0]
+                if not reported:
+                    self.changed = True
+                    con.execute(
+                        "INSERT INTO audit.quarantine VALUES (NULL, NULL, NULL, ?, ?, NULL, "
+                        "'symlink', ?, NULL, ?)",
+                        [name, f"{name}.csv", f"{name}.csv is a symbolic link: not followed",
+                         self.batch_id])
                 continue
             data = read_regular(path)
             sha = hashlib.sha256(data).hexdigest()

@@ -25,6 +25,8 @@ from handmade import (
 )
 from privacy import leaks
 
+from grassroots.ingest import IngestError
+
 C = "C330102001"
 BD = "2025-03-01"
 ID = id_card("330102", "1950-04-02")  # a valid number: a real person's, as far as we know
@@ -317,6 +319,24 @@ def test_a_symlinked_manifest_or_folder_is_rejected(env: Env, what: str) -> None
     assert env.sql("SELECT count(*) FROM raw.outpatient_visits") == [(0,)]
     archive = env.warehouse.parent / "archive"
     assert not [p for p in archive.rglob("*.csv") if "extracts" in p.parts]
+
+
+def test_a_symlinked_reference_file_is_not_followed(env: Env) -> None:
+    env.run()
+    drugs = env.landing.root / "reference" / "drugs.csv"
+    outside = env.tmp / "drugs-elsewhere.csv"
+    os.replace(drugs, outside)
+    outside.write_text(outside.read_text() + "D004,阿托伐他汀,C10AA05,Y,N,Y\n")
+    drugs.symlink_to(outside)
+    env.run()
+    assert env.sql("SELECT dataset, reason FROM audit.quarantine") == [("drugs", "symlink")]
+    assert env.sql("SELECT count(*) FROM raw.drugs") == [(3,)]  # the loaded snapshot serves
+    assert env.run().changed is False  # reported once
+    fresh = Env(env.tmp / "fresh")
+    (fresh.landing.root / "reference" / "drugs.csv").unlink()
+    (fresh.landing.root / "reference" / "drugs.csv").symlink_to(outside)
+    with pytest.raises(IngestError, match="drugs.csv is a symbolic link"):
+        fresh.run()
 
 
 def test_the_archive_is_readable_by_its_owner_only(env: Env) -> None:
