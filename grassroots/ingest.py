@@ -545,9 +545,13 @@ def stage(con: duckdb.DuckDBPyConnection, ds: Dataset, items: list[StageInput], 
     # per header: the files streamed together (with their lines), and those read one by one
     streams: dict[tuple[str, ...], list[tuple[DataFile, bytes]]] = {}
     singles: dict[tuple[str, ...], list[DataFile]] = {}
+    standard = set(names)
     for it in items:
         f = it.file
-        header = tuple(f.header or ())
+        # Extra columns are read under names of their own (their header could be anything,
+        # '__fid', 'filename', '_dfac' or '' included: never one of the names this SQL uses).
+        header = tuple(h if h in standard else f"__extra{i}"
+                       for i, h in enumerate(f.header or ()))
         body = _lines(f.utf8) if f.utf8 is not None else None
         if body is not None:
             f.read_path = f.path

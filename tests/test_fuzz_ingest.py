@@ -135,6 +135,7 @@ def deliveries(draw: st.DrawFn) -> dict:
     names_ = draw(st.lists(st.sampled_from(sorted(rows)), min_size=1, max_size=4, unique=True))
     files = {ds: [dict(r) for r in rows[ds]] for ds in names_}
     headers = {ds: list(HEADERS[ds]) for ds in names_}
+    order = {ds: list(HEADERS[ds]) for ds in names_}  # whose values each column holds
     secrets: set[str] = set()  # personal values that must never appear in clear
     for ds in names_:
         for r in files[ds]:
@@ -163,12 +164,21 @@ def deliveries(draw: st.DrawFn) -> dict:
         a, b = draw(st.lists(st.sampled_from(cols), min_size=2, max_size=2, unique=True))
         h = headers[ds]
         h[h.index(a)], h[h.index(b)] = b, a
+    if draw(st.booleans()):  # an extra column, any name, any values (never stored)
+        ds = draw(st.sampled_from(names_))
+        extra = draw(st.text(max_size=8).filter(lambda h: h not in headers[ds]))
+        at = draw(st.integers(0, len(headers[ds])))
+        headers[ds].insert(at, extra)
+        order[ds].insert(at, extra)
+        for r in files[ds]:
+            r[extra] = draw(junk)
     manifest_fuzz = draw(st.one_of(
         st.none(),
         st.tuples(st.sampled_from(MANIFEST_FIELDS), st.none() | json_values),
         st.tuples(st.sampled_from(FILE_FIELDS), st.none() | json_values),
     ))
-    return dict(files=files, headers=headers, secrets=secrets, manifest_fuzz=manifest_fuzz,
+    return dict(files=files, headers=headers, order=order, secrets=secrets,
+                manifest_fuzz=manifest_fuzz,
                 encoding=draw(st.sampled_from(["utf-8", "gbk"])), bom=draw(st.booleans()),
                 newline=draw(st.sampled_from(["\r\n", "\n", "\r"])))
 
@@ -183,8 +193,8 @@ def _write(landing: Path, spec: dict) -> dict[str, int]:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator=spec["newline"])
         w.writerow(spec["headers"][ds])
-        for r in rows:
-            w.writerow([r[c] for c in HEADERS[ds]])  # values in the standard's order
+        for r in rows:  # the values in their own order: swapped header names mislabel them
+            w.writerow([r[c] for c in spec["order"][ds]])
         text = buf.getvalue()
         try:
             data = text.encode("gbk" if spec["encoding"] == "gbk" else "utf-8")

@@ -216,6 +216,20 @@ def test_a_folder_named_like_an_id_number_is_masked(env: Env) -> None:
     assert found(env, ID) == []
 
 
+@pytest.mark.parametrize("extra", ["__fid", "filename", "", "rowid", "_fid", "_k", "_dfac",
+                                   "x\x00y", "a'b"])
+@pytest.mark.parametrize("quoted", [False, True])  # read with other files, or on its own
+def test_an_extra_column_named_like_the_loaders_own_columns_is_ignored(
+        env: Env, extra: str, quoted: bool) -> None:
+    header = [*VISIT_HEADER, extra]
+    row = visit("V1", department_code='内"科' if quoted else "GP")
+    env.landing.delivery(BD, C, {"outpatient_visits": to_csv(header, [{**row, extra: "7"}])})
+    report = env.run()
+    assert report.statuses == {"loaded": 1} and report.rows_quarantined == 0
+    assert env.sql("SELECT visit_id, _delivery_facility, _line_no FROM raw.outpatient_visits"
+                   ) == [("V1", C, 2)]
+
+
 # -- silent loss --------------------------------------------------------------------------------
 
 
