@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 
 from grassroots.config import DEMO_REGION, load_hmac_key
-from grassroots.ingest import IngestError
+from grassroots.errors import RunError, environment_cause, one_line
+from grassroots.rules import mask_text
 
 app = typer.Typer(help="Grassroots health-care analytics warehouse.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -50,20 +51,29 @@ def run(
     """Load every new or changed complete facility-day, build the marts, validate, publish."""
     from grassroots.pipeline import run_pipeline
 
-    key, source = load_hmac_key(warehouse)
-    console.print(f"HMAC key for id numbers: {source}")
     try:
+        key, source = load_hmac_key(warehouse)
+        console.print(f"HMAC key for id numbers: {source}")
         run_pipeline(landing, warehouse, key=key, archive=archive, date_from=_date(date_from),
                      date_to=_date(date_to), build=build, validate=validate, serving=serving,
                      progress=progress, log=console.print)
-    except IngestError as e:
-        console.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from e
+    except RunError as e:  # configuration or environment: one line naming the cause
+        _fail(str(e), 2, e)
     except Exception as e:  # dbt or validation failure: say what, exit non-zero
         if type(e).__name__ == "DbtError":
             console.print(f"[red]error:[/red] {e}")
             raise typer.Exit(3) from e
+        cause = environment_cause(e)  # a later step's disk or permission failure
+        if cause is not None:
+            _fail(cause, 2, e)
         raise
+
+
+def _fail(message: str, code: int, cause: BaseException) -> None:
+    """Exit with ``code`` after one line (never wrapped, never quoting a person's number)."""
+    console.print(f"[red]error:[/red] {mask_text(one_line(message))}", soft_wrap=True,
+                  markup=True, highlight=False)
+    raise typer.Exit(code) from cause
 
 
 @app.command()

@@ -50,7 +50,17 @@ REASONS: tuple[str, ...] = (
 # File-level reasons the standard names without a code ("row count or checksum mismatch").
 # They make the facility-day incomplete: nothing of it loads until a consistent folder arrives.
 FILE_REASONS: tuple[str, ...] = ("row_count_mismatch", "checksum_mismatch")
-ALL_REASONS: tuple[str, ...] = REASONS + FILE_REASONS
+# Reasons for rules the standard implies without giving them a code (README, "How ingestion reads
+# the standard"): a row whose identifier breaks the format the standard states for it
+# (bad_identifier); a row holding an id-card or phone number outside the personal columns
+# (personal_data); a delivered file that is a symbolic link, rejected whole and never followed
+# (symlink).
+EXTRA_REASONS: tuple[str, ...] = ("bad_identifier", "personal_data", "symlink")
+ALL_REASONS: tuple[str, ...] = REASONS + FILE_REASONS + EXTRA_REASONS
+# Precedence of every row reason (REASONS' order, the loader's own after missing_required).
+ROW_PRECEDENCE: tuple[str, ...] = (*REASONS[:4], "bad_identifier", "personal_data", *REASONS[4:])
+# The regional master patient index id: 'R' + 10 digits.
+RESIDENT_ID_PATTERN = r"^R[0-9]{10}$"
 
 DELIVERY_STATUSES: tuple[str, ...] = ("loaded", "superseded", "incomplete", "conflict", "rejected")
 
@@ -85,6 +95,8 @@ class Column:
     max: float | None = None
     # an event date: may not be later than the business_date (future_date)
     event: bool = False
+    # the identifier format the standard states (bad_identifier otherwise)
+    pattern: str | None = None
     description: str = ""
 
     @property
@@ -98,6 +110,13 @@ class Column:
     @property
     def duckdb_type(self) -> str:
         return DUCKDB_TYPE[self.type]
+
+    @property
+    def unconstrained(self) -> bool:
+        """No format, code list or reference bounds its values: the columns where an id-card or
+        phone number could load unnoticed (personal_data is checked there)."""
+        return (self.personal is None and self.enum is None and self.ref is None
+                and self.pattern is None and self.type in ("text", "int", "money", "decimal"))
 
 
 @dataclass(frozen=True)
@@ -234,7 +253,7 @@ DAILY: tuple[Dataset, ...] = (
         (
             _c("visit_id"),
             _c("facility_code", ref="facility"),
-            _c("resident_id"),
+            _c("resident_id", pattern=RESIDENT_ID_PATTERN),
             _c("id_card_no", required=False, personal="id_card"),
             _c("visit_time", "timestamp", event=True),
             _c("department_code", required=False),
@@ -279,7 +298,7 @@ DAILY: tuple[Dataset, ...] = (
         (
             _c("stay_id"),
             _c("facility_code", ref="facility"),
-            _c("resident_id"),
+            _c("resident_id", pattern=RESIDENT_ID_PATTERN),
             _c("id_card_no", required=False, personal="id_card"),
             _c("admit_time", "timestamp", event=True),
             _c("discharge_time", "timestamp", event=True),
@@ -318,7 +337,7 @@ DAILY: tuple[Dataset, ...] = (
             _c("referral_id"),
             _c("facility_code", ref="facility"),
             _c("to_facility_code", ref="facility"),
-            _c("resident_id"),
+            _c("resident_id", pattern=RESIDENT_ID_PATTERN),
             _c("referral_time", "timestamp", event=True),
             _c("direction", enum=("up", "down")),
             _c("referral_kind", enum=("outpatient", "inpatient", "exam")),
@@ -338,7 +357,7 @@ DAILY: tuple[Dataset, ...] = (
             _c("contract_id"),
             _c("facility_code", ref="facility"),
             _c("team_code", ref="team"),
-            _c("resident_id"),
+            _c("resident_id", pattern=RESIDENT_ID_PATTERN),
             _c("id_card_no", required=False, personal="id_card"),
             _c("name", required=False, personal="drop"),
             _c("phone", required=False, personal="drop"),
@@ -365,7 +384,7 @@ DAILY: tuple[Dataset, ...] = (
             _c("followup_id"),
             _c("facility_code", ref="facility"),
             _c("team_code", ref="team"),
-            _c("resident_id"),
+            _c("resident_id", pattern=RESIDENT_ID_PATTERN),
             _c("disease", enum=("hypertension", "diabetes")),
             _c("followup_date", "date", event=True),
             _c("mode", enum=("clinic", "home", "phone", "online")),
@@ -390,7 +409,7 @@ DAILY: tuple[Dataset, ...] = (
         (
             _c("checkup_id"),
             _c("facility_code", ref="facility"),
-            _c("resident_id"),
+            _c("resident_id", pattern=RESIDENT_ID_PATTERN),
             _c("checkup_date", "date", event=True),
             _c("checkup_type", enum=("elderly_annual", "general", "other")),
             _c("items_completed", "int", min=0, max=8),
@@ -408,7 +427,7 @@ DAILY: tuple[Dataset, ...] = (
     Dataset(
         "health_records",
         (
-            _c("resident_id"),
+            _c("resident_id", pattern=RESIDENT_ID_PATTERN),
             _c("facility_code", ref="facility"),
             _c("id_card_no", required=False, personal="id_card"),
             _c("name", required=False, personal="drop"),

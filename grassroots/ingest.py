@@ -26,11 +26,12 @@ What happens to a facility-day folder (``extracts/<date>/<facility>/``):
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
-import io
 import json
 import os
-import shutil
+import re
+import stat
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -38,6 +39,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -48,7 +50,17 @@ from grassroots.contract import (
     Column,
     Dataset,
 )
-from grassroots.rules import checks_for, duplicates_sql, projection, typed
+from grassroots.errors import RunError, environment_cause, one_line
+from grassroots.lock import writer_lock
+from grassroots.rules import (
+    MASK,
+    checks_for,
+    duplicates_sql,
+    mask_sql,
+    mask_text,
+    projection,
+    typed,
+)
 from grassroots.warehouse import ensure_schema
 
 # Reference snapshots load in dependency order (facilities refer to regions, teams to facilities).
@@ -60,8 +72,8 @@ REFERENCE_ORDER = ("regions", "facilities", "teams", "drugs", "population")
 CHUNK_ROWS = 1_500_000
 
 
-class IngestError(Exception):
-    """The run could not proceed (no reference data, warehouse locked, …)."""
+class IngestError(RunError):
+    """The run could not proceed (no reference data, warehouse locked, a full disk, …)."""
 
 
 def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
@@ -153,84 +165,174 @@ def _parse_date(s: str) -> date | None:
 
 
 def sha256_file(path: Path) -> str:
+    """sha256 of a regular file, never through a symbolic link."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
 
 
-def read_manifest(d: Delivery, facilities: set[str]) -> None:
+# Limits of the numbers a manifest states (the warehouse stores delivery_version as INTEGER).
+_MAX_VERSION = 2**31 - 1
+_MAX_ROWS = 2**63 - 1
+_MAX_MANIFEST_BYTES = 16 << 20
+# business_date is a day in China Standard Time; the folder of a day that has not begun there
+# cannot hold its extract.
+_CST = ZoneInfo("Asia/Shanghai")
+
+
+def today_cst() -> date:
+    return datetime.now(_CST).date()
+
+
+def _show(value: object, limit: int = 80) -> str:
+    """A manifest value for a message: its repr, id and phone numbers masked, shortened (after
+    masking, so that no part of a number is left)."""
+    text = mask_text(repr(value))
+    return text[:limit] + "…" if len(text) > limit else text
+
+
+def _json_int(value: object, name: str, lo: int, hi: int, problems: list[str]) -> int | None:
+    """A manifest number: a JSON integer within [lo, hi]; anything else (a float such as 2.0 or
+    1e999, true/false, a string, a number past hi) is a problem, never truncated."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.append(f"{name} is not a JSON integer: {_show(value)}")
+        return None
+    if not lo <= value <= hi:
+        problems.append(f"{name} is outside [{lo}, {hi}]: {_show(value)}")
+        return None
+    return value
+
+
+def read_regular(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of a regular file, never through a symbolic link (``O_NOFOLLOW``) and never
+    blocking on a FIFO or device; OSError otherwise."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        if limit is not None and st.st_size > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read()
+    finally:
+        os.close(fd)
+
+
+def read_manifest(d: Delivery, facilities: set[str], today: date | None = None) -> None:
     """Fill a Delivery from its manifest; sets status incomplete/rejected when unusable."""
+    today = today or today_cst()
+    problems = []
+    if d.business_date > today:
+        problems.append(f"business_date {d.business_date} is after today ({today}): "
+                        "the day's extract cannot exist yet")
+    if d.facility_code not in facilities:
+        # the folder name is all we have: never store it in clear if it holds a number
+        d.facility_code = mask_text(d.facility_code)
+        problems.append(f"unknown_facility: {d.facility_code} is not in facilities.csv")
     mpath = d.folder / "manifest.json"
-    if not mpath.is_file():
-        d.status, d.detail = "incomplete", "manifest.json missing"
+    linked = d.folder.is_symlink() or d.folder.parent.is_symlink()
+    if linked:
+        problems.append("the folder is a symbolic link: not followed")
+    elif mpath.is_symlink():
+        problems.append("manifest.json is a symbolic link: not followed")
+        linked = True
+    if linked or not mpath.exists():
+        if problems:
+            d.status, d.detail = "rejected", "; ".join(problems)
+        else:
+            d.status, d.detail = "incomplete", "manifest.json missing"
         return
-    raw = d.manifest = mpath.read_bytes()
+    try:
+        raw = d.manifest = read_regular(mpath, _MAX_MANIFEST_BYTES)
+    except OSError as e:
+        problems.append(f"manifest.json cannot be read: {e.strerror}")
+        d.status, d.detail = "rejected", "; ".join(problems)
+        return
     try:
         m = json.loads(raw.decode("utf-8-sig"))
         if not isinstance(m, dict):
             raise ValueError("not a JSON object")
-    except (ValueError, UnicodeDecodeError) as e:
-        d.status, d.detail = "rejected", f"manifest.json is not valid JSON: {e}"
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        problems.append(f"manifest.json is not valid JSON: {mask_text(str(e))[:200]}")
+        d.status, d.detail = "rejected", "; ".join(problems)
         d.content_sha256 = hashlib.sha256(raw).hexdigest()
         return
-    problems = []
-    try:
-        d.version = int(m.get("delivery_version"))
-        if d.version < 1:
-            problems.append("delivery_version must be >= 1")
-    except (TypeError, ValueError):
-        problems.append(f"delivery_version is not an integer: {m.get('delivery_version')!r}")
+    d.version = _json_int(m.get("delivery_version"), "delivery_version", 1, _MAX_VERSION,
+                          problems)
     if str(m.get("standard_version")) != STANDARD_VERSION:
-        problems.append(f"standard_version {m.get('standard_version')!r} is not {STANDARD_VERSION}")
+        problems.append(f"standard_version {_show(m.get('standard_version'))} is not "
+                        f"{STANDARD_VERSION}")
     if m.get("facility_code") != d.facility_code:
-        problems.append(f"manifest facility_code {m.get('facility_code')!r} differs from folder")
+        problems.append(f"manifest facility_code {_show(m.get('facility_code'))} differs from "
+                        "folder")
     if str(m.get("business_date")) != d.business_date.isoformat():
-        problems.append(f"manifest business_date {m.get('business_date')!r} differs from folder")
-    if d.facility_code not in facilities:
-        problems.append(f"unknown_facility: {d.facility_code} is not in facilities.csv")
-    enc = str(m.get("encoding", "")).strip().lower()
+        problems.append(f"manifest business_date {_show(m.get('business_date'))} differs from "
+                        "folder")
+    enc = m.get("encoding")
+    enc = enc.strip().lower() if isinstance(enc, str) else ""
     d.encoding = enc
     if enc not in _ENCODINGS:
-        problems.append(f"bad_encoding: manifest encoding {m.get('encoding')!r} is not utf-8 or gbk")
-    try:
-        d.generated_at = datetime.fromisoformat(str(m.get("generated_at")))
-    except ValueError:
-        d.generated_at = None
+        problems.append(f"bad_encoding: manifest encoding {_show(m.get('encoding'))} is not "
+                        "utf-8 or gbk")
+        d.encoding = None
+    d.generated_at = _timestamp(m.get("generated_at"))
     files = m.get("files")
     if not isinstance(files, list):
         problems.append("files is not a list")
         files = []
     seen: set[str] = set()
     for entry in files:
-        if not isinstance(entry, dict) or "file" not in entry or "dataset" not in entry:
-            problems.append(f"bad files entry: {entry!r}")
+        if not isinstance(entry, dict) or not isinstance(entry.get("dataset"), str):
+            problems.append(f"bad files entry: {_show(entry)}")
             continue
-        ds, fname = str(entry["dataset"]), str(entry["file"])
+        ds, fname = entry["dataset"], entry.get("file")
         if ds not in DATASETS or DATASETS[ds].kind != "daily":
-            problems.append(f"unknown dataset {ds!r}")
+            problems.append(f"unknown dataset {_show(ds)}")
             continue
         if ds in seen:
             problems.append(f"dataset {ds} listed twice")
             continue
-        if "/" in fname or "\\" in fname or fname.startswith("."):
-            problems.append(f"file name {fname!r} must be a plain file in the folder")
+        # the layout of the standard: <dataset>.csv, a plain file in the folder
+        if fname != f"{ds}.csv":
+            problems.append(f"file {_show(fname)} of dataset {ds} must be named {ds}.csv")
             continue
         seen.add(ds)
-        try:
-            rows = int(entry.get("rows"))
-        except (TypeError, ValueError):
-            rows = None
-        d.files.append(DataFile(ds, fname, d.folder / fname, rows, entry.get("sha256")))
+        rows = entry.get("rows")
+        if rows is not None:
+            rows = _json_int(rows, f"rows of {fname}", 0, _MAX_ROWS, problems)
+        sha = entry.get("sha256")
+        d.files.append(DataFile(ds, fname, d.folder / fname, rows,
+                                sha.lower() if isinstance(sha, str) else None))
     if problems:
         d.status, d.detail = "rejected", "; ".join(problems)
         d.content_sha256 = hashlib.sha256(raw).hexdigest()
         return
     # Content = the files' stated checksums: a resend with identical checksums is the same delivery.
     d.content_sha256 = hashlib.sha256(
-        "\n".join(sorted(f"{f.dataset}:{str(f.sha256).lower()}" for f in d.files)).encode()
+        "\n".join(sorted(f"{f.dataset}:{f.sha256}" for f in d.files)).encode()
     ).hexdigest()
+
+
+def _timestamp(value: object) -> datetime | None:
+    """``generated_at`` as a naive China Standard Time timestamp (None when it is not one)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        ts = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if ts.tzinfo is not None:
+        try:
+            ts = ts.astimezone(_CST)
+        except (OverflowError, ValueError):
+            return None
+    return ts.replace(tzinfo=None)
 
 
 def verify_files(d: Delivery, *, checksums: bool = True) -> None:
@@ -239,11 +341,18 @@ def verify_files(d: Delivery, *, checksums: bool = True) -> None:
     ``checksums=False`` leaves the sha256 to :func:`check_checksum` when the file is read for
     loading (one read instead of two); it is only used when nothing else can be wrong.
     """
-    missing = [f.file_name for f in d.files if not f.path.is_file()]
+    missing = []
+    for f in d.files:
+        if f.path.is_symlink():  # rejected whole, never read: it could point anywhere
+            f.rejected = ("symlink", f"{f.file_name} is a symbolic link: not followed")
+        elif not f.path.is_file():
+            missing.append(f.file_name)
     if missing:
         d.status, d.detail = "incomplete", "listed files missing: " + ", ".join(missing)
         return
     for f in d.files:
+        if f.rejected:
+            continue
         if checksums:
             check_checksum(d, f, sha256_file(f.path))
         if f.rows is None:
@@ -255,9 +364,10 @@ def verify_files(d: Delivery, *, checksums: bool = True) -> None:
 
 def check_checksum(d: Delivery, f: DataFile, actual: str) -> None:
     f.actual_sha256 = actual
-    if f.sha256 is None or actual != str(f.sha256).lower():
+    if f.sha256 is None or actual != f.sha256:
         d.file_problems.append(
-            (f.file_name, "checksum_mismatch", f"sha256 is {actual}, manifest says {f.sha256}"))
+            (f.file_name, "checksum_mismatch",
+             f"sha256 is {actual}, manifest says {_show(f.sha256)}"))
 
 
 def scan_landing(landing: Path, date_from: date | None, date_to: date | None) -> list[Delivery]:
@@ -278,29 +388,75 @@ def scan_landing(landing: Path, date_from: date | None, date_to: date | None) ->
 # Decoding and staging
 
 
+# Chinese text as UTF-8 decodes: CJK (with radicals, punctuation, full-width forms, extensions).
+_CJK = re.compile("[\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003ffff]")
+
+
+def _utf8_text(data: bytes) -> bool:
+    """UTF-8 Chinese text (or a UTF-8 BOM): read as GBK it would be mojibake.  A GBK file can be
+    valid UTF-8 by accident (元 is D4 AA, a 2-byte UTF-8 sequence) but then decodes to no CJK
+    character: CJK characters are 3-byte sequences that real GBK text practically never forms."""
+    if data.isascii():
+        return False
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return text.startswith("\ufeff") or _CJK.search(text) is not None
+
+
+def _near(name: str) -> str:
+    """A header name as a sloppy export may write it: stray spaces or BOMs, other case."""
+    return name.strip().strip("\ufeff\u200b").strip().casefold()
+
+
 def prepare_file(f: DataFile, encoding: str, ds: Dataset) -> None:
-    """Decode by the declared encoding and check the header; sets ``rejected`` on failure."""
-    data = f.data = f.data if f.data is not None else f.path.read_bytes()
+    """Decode by the declared encoding and check the header; sets ``rejected`` on failure.
+
+    OSError when the file cannot be read (it is read without following a symbolic link)."""
+    data = f.data = f.data if f.data is not None else read_regular(f.path)
     codec = _ENCODINGS[encoding]
     try:
         text = data.decode(codec)
     except UnicodeDecodeError as e:
         f.rejected = ("bad_encoding", f"not valid {encoding}: byte {e.start}: {e.reason}")
         return
+    if codec != "utf-8-sig" and _utf8_text(data):
+        f.rejected = ("bad_encoding", f"declared {encoding} but its non-ASCII bytes are UTF-8 "
+                                      f"text: read as {encoding} they would be mojibake")
+        return
+    # Records ending in a lone CR (old Mac exports) are read as lines: a file with no LF at all.
+    cr_only = "\r" in text and "\n" not in text
+    if cr_only:
+        text = text.replace("\r", "\n")
     first = text.split("\n", 1)[0].rstrip("\r")
-    header = next(csv.reader(io.StringIO(first)), [])
+    try:
+        header = next(csv.reader([first], strict=True), [])
+    except csv.Error as e:
+        f.rejected = ("type_error", f"unreadable CSV header: {e}")
+        return
+    names = set(ds.names)
+    if len(set(header)) != len(header):
+        f.rejected = ("missing_column", "duplicate column names in header: "
+                      + mask_text(",".join(header))[:500])
+        return
+    # Names are case-sensitive: a near miss ('Team_Code', 'id_card_no ') is not the column, and
+    # loading without it would quietly null an optional one.
+    by_near = {_near(n): n for n in ds.names}
+    near = [(h, by_near[_near(h)]) for h in header if h not in names and _near(h) in by_near]
+    if near:
+        f.rejected = ("missing_column", "column names are case-sensitive: " + ", ".join(
+            f"{_show(h, 40)} is not {n!r}" for h, n in near))
+        return
     # Columns whose values are optional may be absent (loaded as null); required ones may not.
     missing = [c.name for c in ds.columns if c.required and c.name not in header]
-    if len(set(header)) != len(header):
-        f.rejected = ("missing_column", "duplicate column names in header: " + ",".join(header))
-        return
     if missing:
         f.rejected = ("missing_column", "missing columns: " + ", ".join(missing))
         return
     f.header = header
-    # DuckDB reads UTF-8 only: GBK files (and BOM'd ones, for exact header names) are transcoded;
-    # the original bytes stay as delivered (hashed, archived).
-    plain = codec == "utf-8-sig" and not data.startswith(b"\xef\xbb\xbf")
+    # DuckDB reads UTF-8 only: GBK files (and BOM'd ones, for exact header names, and CR-only
+    # ones) are transcoded; the original bytes stay as delivered (hashed, archived).
+    plain = codec == "utf-8-sig" and not data.startswith(b"\xef\xbb\xbf") and not cr_only
     f.utf8 = data if plain else text.encode("utf-8")
 
 
@@ -389,9 +545,13 @@ def stage(con: duckdb.DuckDBPyConnection, ds: Dataset, items: list[StageInput], 
     # per header: the files streamed together (with their lines), and those read one by one
     streams: dict[tuple[str, ...], list[tuple[DataFile, bytes]]] = {}
     singles: dict[tuple[str, ...], list[DataFile]] = {}
+    standard = set(names)
     for it in items:
         f = it.file
-        header = tuple(f.header or ())
+        # Extra columns are read under names of their own (their header could be anything,
+        # '__fid', 'filename', '_dfac' or '' included: never one of the names this SQL uses).
+        header = tuple(h if h in standard else f"__extra{i}"
+                       for i, h in enumerate(f.header or ()))
         body = _lines(f.utf8) if f.utf8 is not None else None
         if body is not None:
             f.read_path = f.path
@@ -507,11 +667,12 @@ def stage(con: duckdb.DuckDBPyConnection, ds: Dataset, items: list[StageInput], 
 
 
 def _masked_json(ds: Dataset, alias: str = "v") -> str:
+    """The row as JSON: personal columns masked by name, every other value by content (an id or
+    phone number is masked in whatever column it was delivered, e.g. under swapped headers)."""
     parts = []
     for c in ds.columns:
         val = f'{alias}."{c.name}"'
-        if c.personal:
-            val = f"CASE WHEN {val} IS NOT NULL THEN '***' END"
+        val = f"CASE WHEN {val} IS NOT NULL THEN '{MASK}' END" if c.personal else mask_sql(val)
         parts.append(f"'{c.name}', {val}")
     return "CAST(json_object(" + ", ".join(parts) + ") AS VARCHAR)"
 
@@ -559,7 +720,7 @@ def validate_and_load(
         f"""INSERT INTO audit.quarantine
             SELECT {fac}, v._business_date, v._delivery_version, '{ds.name}', {file_name},
                    v._line_no, split_part(b._failures[1], '|', 1),
-                   array_to_string(b._failures, '; '), {_masked_json(ds)}, {batch_id}
+                   {mask_sql("array_to_string(b._failures, '; ')")}, {_masked_json(ds)}, {batch_id}
             FROM {table} v JOIN {table}_bad b USING (_file_id, _line_no)
             ORDER BY v._file_id, v._line_no"""
     )
@@ -567,7 +728,7 @@ def validate_and_load(
         f"""INSERT INTO audit.quarantine
             SELECT {'sf.facility_code' if delivering else 'NULL'}, sf.business_date, sf.version,
                    '{ds.name}', {'sf.file_name' if delivering else f"'{ds.name}.csv'"}, m._line_no,
-                   'type_error', 'malformed CSV record: ' || m.detail, NULL, {batch_id}
+                   'type_error', {mask_sql("'malformed CSV record: ' || m.detail")}, NULL, {batch_id}
             FROM {table}_malformed m JOIN _stage_files_all sf ON sf.file_id = m._file_id
             ORDER BY m._file_id, m._line_no"""
     )
@@ -606,11 +767,16 @@ class RunReport:
 
 
 def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        warehouse.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise IngestError(f"cannot create the warehouse folder {warehouse.parent}: "
+                          f"{e.strerror}") from e
     try:
         return duckdb.connect(str(warehouse))
     except duckdb.IOException as e:
-        raise IngestError(f"cannot open the warehouse {warehouse} for writing: {e}") from e
+        raise IngestError(f"cannot open the warehouse {warehouse} for writing: "
+                          f"{one_line(str(e))}") from e
 
 
 class _Run:
@@ -622,6 +788,7 @@ class _Run:
         self.tmp = tmp
         self.progress = progress
         self.now = datetime.now().replace(microsecond=0)
+        self.today = today_cst()
         self.batch_id = (con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM audit.batches")
                          .fetchone()[0])
         self.next_file_id = 1
@@ -678,27 +845,48 @@ class _Run:
                     raise IngestError(f"reference/{name}.csv is missing from {self.landing} and no "
                                       "earlier snapshot is loaded: cannot validate deliveries")
                 continue
-            sha = sha256_file(path)
+            if path.is_symlink():
+                if have == 0:
+                    raise IngestError(f"reference/{name}.csv is a symbolic link (not followed) "
+                                      "and no earlier snapshot is loaded")
+                # reported once while it stays a link (the loaded snapshot goes on serving)
+                reported = con.execute(
+                    "SELECT count(*) FROM audit.quarantine WHERE business_date IS NULL "
+                    "AND dataset = ? AND reason = 'symlink' AND batch_id > (SELECT max(batch_id) "
+                    "FROM audit.reference_snapshots WHERE dataset = ?)", [name, name]
+                ).fetchone()[0]
+                if not reported:
+                    self.changed = True
+                    con.execute(
+                        "INSERT INTO audit.quarantine VALUES (NULL, NULL, NULL, ?, ?, NULL, "
+                        "'symlink', ?, NULL, ?)",
+                        [name, f"{name}.csv", f"{name}.csv is a symbolic link: not followed",
+                         self.batch_id])
+                continue
+            data = read_regular(path)
+            sha = hashlib.sha256(data).hexdigest()
             last = con.execute(
                 "SELECT sha256 FROM audit.reference_snapshots WHERE dataset = ? "
                 "ORDER BY batch_id DESC LIMIT 1", [name]).fetchone()
             if last and last[0] == sha:
                 continue
             self.changed = True
-            f = DataFile(name, f"{name}.csv", path, None, sha, sha, file_id=self._file_id())
+            f = DataFile(name, f"{name}.csv", path, None, sha, sha, file_id=self._file_id(),
+                         data=data)
             # Reference files carry no manifest: UTF-8 (BOM allowed), else GBK is tried.
             prepare_file(f, "utf-8", ds)
             if f.rejected and f.rejected[0] == "bad_encoding":
                 f.rejected = None
                 prepare_file(f, "gbk", ds)
-            arch = self._archive_file(path, Path("reference") / sha[:16])
+            arch = self._archive_file(path, Path("reference") / sha[:16], data)
             if f.rejected:
                 con.execute(
                     "INSERT INTO audit.quarantine VALUES (NULL, NULL, NULL, ?, ?, NULL, ?, ?, NULL, ?)",
-                    [name, f.file_name, f.rejected[0], f.rejected[1], self.batch_id])
+                    [name, f.file_name, f.rejected[0], mask_text(f.rejected[1]), self.batch_id])
                 if have == 0:
                     raise IngestError(f"reference/{name}.csv rejected ({f.rejected[0]}: "
-                                      f"{f.rejected[1]}) and no earlier snapshot is loaded")
+                                      f"{mask_text(f.rejected[1])}) and no earlier snapshot "
+                                      "is loaded")
                 continue
             item = StageInput(f, None, None, None)
             self._register_files([item])
@@ -721,19 +909,33 @@ class _Run:
             self.reference_loaded.append(name)
 
     # -- archive ------------------------------------------------------------------------------
+    def _archive_dir(self, rel_dir: Path) -> Path:
+        """The archive folder ``rel_dir``, created 0700 like every folder above it: the archive
+        holds personal data in clear (the files as delivered)."""
+        if not self._made:
+            self.archive.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(self.archive, 0o700)  # also an archive created before this rule
+            self._made.add(Path("."))
+        path = self.archive
+        for part in rel_dir.parts:
+            path = path / part
+            if path.relative_to(self.archive) not in self._made:
+                path.mkdir(mode=0o700, exist_ok=True)
+                self._made.add(path.relative_to(self.archive))
+        return path
+
     def _archive_file(self, src: Path, rel_dir: Path, data: bytes | None = None) -> Path:
-        """Copy ``src`` (or its bytes already read) into the archive, unless already there."""
-        dest_dir = self.archive / rel_dir
+        """Copy ``src`` (or its bytes already read) into the archive (mode 0600), unless already
+        there.  ``src`` is read without following a symbolic link."""
+        dest_dir = self._archive_dir(rel_dir)
         dest = dest_dir / src.name
         if not dest.exists():
-            if rel_dir not in self._made:
-                dest_dir.mkdir(parents=True, exist_ok=True)
-                self._made.add(rel_dir)
-            tmp = dest_dir / f".{src.name}.part"
             if data is None:
-                shutil.copyfile(src, tmp)
-            else:
-                tmp.write_bytes(data)
+                data = read_regular(src)
+            tmp = dest_dir / f".{src.name}.part"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
             os.replace(tmp, dest)
         return dest
 
@@ -751,8 +953,14 @@ class _Run:
 
     def _write_archive(self, rel: Path, files: list[tuple[Path, bytes | None]]) -> None:
         for src, data in files:
-            if data is not None or src.is_file():
-                self._archive_file(src, rel, data)
+            if data is None:
+                # a listed file that is missing, a symbolic link or no regular file: nothing
+                # delivered to keep
+                try:
+                    data = read_regular(src)
+                except OSError:
+                    continue
+            self._archive_file(src, rel, data)
 
     # -- deliveries ------------------------------------------------------------------------
     def classify(self, deliveries: list[Delivery]) -> list[Delivery]:
@@ -766,7 +974,7 @@ class _Run:
             seen.setdefault((fac, bd), []).append((ver, content, status))
         to_load = []
         for d in deliveries:
-            read_manifest(d, facilities)
+            read_manifest(d, facilities, self.today)
             prior = seen.get((d.facility_code, d.business_date), [])
             d.prior = prior
             if d.status == "loaded" and any(
@@ -807,7 +1015,7 @@ class _Run:
             ds = next((f.dataset for f in d.files if f.file_name == fname), None)
             self.con.execute(
                 "INSERT INTO audit.quarantine VALUES (?, ?, ?, ?, ?, NULL, ?, ?, NULL, ?)",
-                [d.facility_code, d.business_date, d.version, ds, fname, reason, detail,
+                [d.facility_code, d.business_date, d.version, ds, fname, reason, mask_text(detail),
                  self.batch_id])
         self.audit_rows.append(d)
 
@@ -825,13 +1033,20 @@ class _Run:
         for d in chunk:
             for f in d.files:
                 f.file_id = self._file_id()
-                prepare_file(f, d.encoding or "utf-8", DATASETS[f.dataset])
+                if f.rejected:  # a symbolic link: never read
+                    continue
+                try:
+                    prepare_file(f, d.encoding or "utf-8", DATASETS[f.dataset])
+                except OSError as e:  # changed since it was checked (still being copied?)
+                    d.file_problems.append((f.file_name, "checksum_mismatch",
+                                            f"cannot be read: {e.strerror}"))
+                    continue
                 if f.actual_sha256 is None:
                     check_checksum(d, f, f.data_sha256 or hashlib.sha256(f.data).hexdigest())
-                it = StageInput(f, d.facility_code, d.business_date, d.version)
                 if f.rejected:
                     continue
-                items[f.dataset].append(it)
+                items[f.dataset].append(StageInput(f, d.facility_code, d.business_date,
+                                                   d.version))
         all_items = [StageInput(f, d.facility_code, d.business_date, d.version)
                      for d in chunk for f in d.files]
         self._register_files(all_items)
@@ -897,7 +1112,7 @@ class _Run:
                     con.execute(
                         "INSERT INTO audit.quarantine VALUES (?, ?, ?, ?, ?, NULL, ?, ?, NULL, ?)",
                         [d.facility_code, d.business_date, d.version, f.dataset, f.file_name,
-                         f.rejected[0], f.rejected[1], self.batch_id])
+                         f.rejected[0], mask_text(f.rejected[1]), self.batch_id])
             self.archive_delivery(d)
             self.audit_rows.append(d)
         self.record_changes(good)
@@ -965,15 +1180,16 @@ class _Run:
                     "AND status = 'incomplete'", [d.facility_code, d.business_date])
             con.execute(
                 "INSERT INTO audit.deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [d.facility_code, d.business_date, d.version, d.status, d.detail or None,
-                 d.rows_loaded, d.rows_quarantined, self.now, d.content_sha256, d.generated_at,
-                 d.encoding, len(d.files), d.files_rejected, d.archive_path, self.batch_id])
+                [d.facility_code, d.business_date, d.version, d.status,
+                 mask_text(d.detail) or None, d.rows_loaded, d.rows_quarantined, self.now,
+                 d.content_sha256, d.generated_at, d.encoding, len(d.files), d.files_rejected,
+                 d.archive_path, self.batch_id])
 
     def _write_audit_set_based(self) -> None:
         """``write_audit`` in a few statements: the same effect when every facility-day appears
         once in the run (the per-delivery statements then touch disjoint rows)."""
         con = self.con
-        rows = [(d.facility_code, d.business_date, d.version, d.status, d.detail or None,
+        rows = [(d.facility_code, d.business_date, d.version, d.status, mask_text(d.detail) or None,
                  d.rows_loaded, d.rows_quarantined, self.now, d.content_sha256, d.generated_at,
                  d.encoding, len(d.files), d.files_rejected, d.archive_path, self.batch_id)
                 for d in self.audit_rows]
@@ -1026,8 +1242,10 @@ def load_icd10(con: duckdb.DuckDBPyConnection) -> None:
 
 def _read_files(files: list[DataFile]) -> None:
     for f in files:
+        if f.rejected:
+            continue
         try:
-            f.data = f.path.read_bytes()
+            f.data = read_regular(f.path)
         except OSError:
             continue  # read again by prepare_file, which reports it
         if f.actual_sha256 is None:
@@ -1058,11 +1276,35 @@ def ingest(
     date_to: date | None = None,
     progress: bool = False,
 ) -> RunReport:
-    """Load every new or changed complete facility-day under ``landing`` into ``warehouse``."""
+    """Load every new or changed complete facility-day under ``landing`` into ``warehouse``.
+
+    IngestError when it cannot: nothing of the run is committed then."""
     landing, warehouse = Path(landing), Path(warehouse)
     if not (landing / "reference").is_dir() and not (landing / "extracts").is_dir():
         raise IngestError(f"{landing} is not a landing zone: no reference/ or extracts/ folder")
     archive = Path(archive) if archive else warehouse.parent / "archive"
+    with writer_lock(warehouse):
+        try:
+            return _ingest(landing, warehouse, key=key, archive=archive, date_from=date_from,
+                           date_to=date_to, progress=progress)
+        except (OSError, duckdb.Error) as e:  # a full disk, a folder that cannot be written
+            cause = environment_cause(e)
+            if cause is None:
+                raise
+            raise IngestError(f"ingestion stopped, nothing committed: {cause}") from e
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back unless the failure already ended the transaction (a failed COMMIT does): the
+    error that matters is the one being raised."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
+
+
+def _ingest(landing: Path, warehouse: Path, *, key: bytes, archive: Path,
+            date_from: date | None, date_to: date | None, progress: bool) -> RunReport:
     con = connect(warehouse)
     try:
         ensure_schema(con)
@@ -1098,7 +1340,7 @@ def ingest(
                 con.execute("COMMIT")
                 return report
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
             finally:
                 if run is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from grassroots.ingest import RunReport, ingest
+from grassroots.lock import writer_lock
 
 
 def _have(module: str) -> bool:
@@ -48,7 +49,31 @@ def run_pipeline(
 ) -> PipelineResult:
     """``raw_history_days``: also validate (and record) the raw layer of that many business
     days before the newest, as their nightly runs would have — the demo loads months at once,
-    and this gives its data-quality trend a history."""
+    and this gives its data-quality trend a history.
+
+    The whole run holds the warehouse's writer lock (``grassroots.lock``): a second run exits at
+    once instead of writing between two of this one's steps."""
+    with writer_lock(warehouse):
+        return _run_pipeline(landing, warehouse, key=key, archive=archive, date_from=date_from,
+                             date_to=date_to, build=build, validate=validate, serving=serving,
+                             progress=progress, raw_history_days=raw_history_days, log=log)
+
+
+def _run_pipeline(
+    landing: Path,
+    warehouse: Path,
+    *,
+    key: bytes,
+    archive: Path | None,
+    date_from: date | None,
+    date_to: date | None,
+    build: bool,
+    validate: bool,
+    serving: Path | None,
+    progress: bool,
+    raw_history_days: int,
+    log,
+) -> PipelineResult:
     report = ingest(landing, warehouse, key=key, archive=archive, date_from=date_from,
                     date_to=date_to, progress=progress)
     log(report.summary())

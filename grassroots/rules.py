@@ -8,12 +8,13 @@ failures is empty loads.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from grassroots.contract import (
     GRASSROOTS_TYPES,
     MONEY_TOLERANCE,
-    REASONS,
+    ROW_PRECEDENCE,
     Column,
     Dataset,
 )
@@ -34,6 +35,23 @@ ICD10_PATTERN = r"^[A-Z][0-9]{2}(\.[0-9A-Za-z]{1,8})?$"
 ID_CARD_PATTERN = r"^[0-9]{17}[0-9X]$"
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
+
+# Shapes of a person's numbers, for personal_data and for masking (RE2 and Python re alike).
+# An id-card number starts with a province code and holds a birth date: serial numbers that
+# start with a year (V20250301...) or a 12-digit region code do not look like one.
+_PROVINCE = "(?:1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[1-3]|9[0-9])"
+_MMDD = "(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+_ID18 = _PROVINCE + "[0-9]{4}(?:18|19|20)[0-9]{2}" + _MMDD + "[0-9]{3}[0-9Xx]"
+_ID15 = _PROVINCE + "[0-9]{6}" + _MMDD + "[0-9]{3}"  # first-generation cards (until 2013)
+_MOBILE = r"(?:(?:\+|00)?86[- ]?)?1[3-9][0-9](?:[- ]?[0-9]{4}){2}"
+_LANDLINE = r"(?:\(0[1-9][0-9]{1,2}\)[- ]?|0[1-9][0-9]{1,2}[- ])[2-9][0-9]{6,7}"
+# A value holding a person's number, not glued to other digits (personal_data).
+PERSONAL_NUMBER = f"(?:^|[^0-9])(?:{_ID18}|{_ID15}|{_MOBILE}|{_LANDLINE})(?:[^0-9]|$)"
+# What quarantine rows, details and messages never quote: any run of 11 or more digits (every
+# id-card and mobile number, valid or not) and phone numbers written with separators.
+MASKED = f"[0-9]{{11,}}[Xx]?|{_MOBILE}|{_LANDLINE}"
+_MASKED_RE = re.compile(MASKED)
+MASK = "***"
 
 
 def q(name: str) -> str:
@@ -64,15 +82,29 @@ def type_ok(col: Column) -> str:
 
 
 def id_card_valid(expr: str) -> str:
-    """GB 11643 check digit: sum(digit_i * weight_i) mod 11 indexes '10X98765432'."""
+    """GB 11643 check digit: sum(digit_i * weight_i) mod 11 indexes '10X98765432'.
+
+    FALSE (never NULL, never an error) for anything else: DuckDB evaluates both sides of an AND,
+    so the arithmetic sees values that failed the format (a letter O, a 15-digit number).
+    """
     total = " + ".join(
-        f"{w} * CAST(substr({expr}, {i + 1}, 1) AS INTEGER)" for i, w in enumerate(_ID_WEIGHTS)
+        f"{w} * TRY_CAST(substr({expr}, {i + 1}, 1) AS INTEGER)" for i, w in enumerate(_ID_WEIGHTS)
     )
     return (
-        f"(regexp_full_match({expr}, '{ID_CARD_PATTERN}') "
+        f"coalesce(regexp_full_match({expr}, '{ID_CARD_PATTERN}') "
         f"AND substr('{_ID_CHECK}', (({total}) % 11) + 1, 1) = substr({expr}, 18, 1) "
-        f"AND TRY_STRPTIME(substr({expr}, 7, 8), '%Y%m%d') IS NOT NULL)"
+        f"AND TRY_STRPTIME(substr({expr}, 7, 8), '%Y%m%d') IS NOT NULL, FALSE)"
     )
+
+
+def mask_sql(expr: str) -> str:
+    """SQL masking every id-card- or phone-shaped run of a text (for quarantined rows only)."""
+    return f"regexp_replace({expr}, '{MASKED}', '{MASK}', 'g')"
+
+
+def mask_text(text: str) -> str:
+    """``mask_sql`` for a text built in Python (details, messages)."""
+    return _MASKED_RE.sub(MASK, text)
 
 
 def facility_rank(alias: str) -> str:
@@ -158,6 +190,30 @@ def checks_for(ds: Dataset, *, delivering: bool) -> list[Check]:
                 "missing_required",
                 f"{q(col)} IS NULL AND {q(when)} = {_lit(value)}",
                 _lit(f"{col} required when {when} = {value}"),
+            )
+        )
+    for c in cols:
+        if c.pattern:
+            out.append(
+                Check(
+                    "bad_identifier",
+                    f"{q(c.name)} IS NOT NULL AND NOT regexp_full_match({q(c.name)}, "
+                    f"{_lit(c.pattern)})",
+                    _lit(f"{c.name} does not match {c.pattern}: ") + f" || {q(c.name)}",
+                )
+            )
+    free = [c for c in cols if c.unconstrained]
+    if delivering and free:
+        # one expression over the row's unconstrained values (NULLs skipped, a line break
+        # between them so that no number spans two columns)
+        values = ", ".join(q(c.name) for c in free)
+        out.append(
+            Check(
+                "personal_data",
+                f"regexp_matches(concat_ws(chr(10), {values}), {_lit(PERSONAL_NUMBER)})",
+                _lit("id-card or phone number in: ") + " || concat_ws(', ', "
+                + ", ".join(f"CASE WHEN regexp_matches({q(c.name)}, {_lit(PERSONAL_NUMBER)}) "
+                            f"THEN {_lit(c.name)} END" for c in free) + ")",
             )
         )
     for c in cols:
@@ -343,6 +399,6 @@ def checks_for(ds: Dataset, *, delivering: bool) -> list[Check]:
                 _lit(f"{b} before {a}"),
             )
         )
-    order = {r: i for i, r in enumerate(REASONS)}
+    order = {r: i for i, r in enumerate(ROW_PRECEDENCE)}
     out.sort(key=lambda c: order[c.reason])  # stable: keeps column order within a reason
     return out

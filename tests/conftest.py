@@ -61,3 +61,14 @@ def table_hashes(warehouse: Path) -> dict[str, str]:
 @pytest.fixture
 def env(tmp_path: Path) -> Env:
     return Env(tmp_path)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The long fuzz (marker ``fuzz``) runs only when asked for: ``pytest -m fuzz``."""
+    expr = config.getoption("markexpr") or ""
+    if "fuzz" in expr.replace("not fuzz", ""):
+        return
+    skip = pytest.mark.skip(reason="the long fuzz runs with: pytest -m fuzz")
+    for item in items:
+        if "fuzz" in item.keywords:
+            item.add_marker(skip)

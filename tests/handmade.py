@@ -168,7 +168,7 @@ class Landing:
             (folder / f"{dataset}.csv").write_bytes(data)
             if rows is None:
                 # raw content: count records as delivered (any decodable reading will do)
-                rows = len(list(csv.reader(io.StringIO(data.decode("latin-1"))))) - 1
+                rows = len(list(csv.reader(io.StringIO(data.decode("latin-1"), newline="")))) - 1
             entries.append({"dataset": dataset, "file": f"{dataset}.csv", "rows": rows,
                             "sha256": hashlib.sha256(data).hexdigest()})
         manifest = {

@@ -647,6 +647,8 @@ def build_fixture(path: Path) -> Path:
         (H2, "2025-03-05", 1, "loaded", "2025-03-06T05:59", 1, 0, 0),
         (C2, "2025-03-01", 1, "loaded", "2025-03-02T03:00", 4, 0, 0),
         (C2, "2025-03-05", 1, "loaded", "2025-03-06T03:00", 1, 0, 0),
+        # a folder dated after the day it was received (rejected by the loader)
+        (C2, "2030-06-01", 1, "rejected", "2025-03-06T03:00", 0, 0, 0),
     ]
     _insert(
         con,
@@ -864,6 +866,7 @@ def test_delivery_quality(built):
     assert rows[("2025-03-02", H3)] == (0, 0, 1, 0)  # incomplete folder
     assert rows[("2025-03-05", H2)][:2] == (1, 1)  # 05:59 is on time
     assert ("2025-03-01", ST1) not in rows  # stations report inside their centre
+    assert max(bd for bd, _ in rows) == "2025-03-05"  # not stretched to the future folder
 
 
 def test_metric_catalogue_covers_every_rate(built):

@@ -384,7 +384,7 @@ def test_an_archive_that_cannot_be_written_fails_the_run_and_loads_nothing(env: 
     env.landing.delivery("2025-03-01", C, {"outpatient_visits": (VISIT_HEADER, [visit("V1")])})
     blocked = env.tmp / "archive-is-a-file"
     blocked.write_text("not a folder")
-    with pytest.raises(OSError):
+    with pytest.raises(IngestError, match="nothing committed: (File exists|Not a directory)"):
         env.run(archive=blocked)
     assert env.sql("SELECT count(*) FROM raw.outpatient_visits") == [(0,)]
     assert env.sql("SELECT count(*) FROM audit.deliveries") == [(0,)]

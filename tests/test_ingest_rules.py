@@ -14,7 +14,7 @@ from handmade import (
     visit,
 )
 
-from grassroots.contract import REASONS
+from grassroots.contract import ROW_PRECEDENCE
 
 BD = "2025-03-01"
 CENTRE = "C330102001"
@@ -68,12 +68,16 @@ CASES: dict[str, tuple[str, list[str], list[dict], list[dict]]] = {
     "orphan_row": ("prescriptions", RX_HEADER, [rx("P9", 1, "NOVISIT")], [rx("P1", 1, "G1")]),
     "out_of_range": ("prescriptions", RX_HEADER, [rx("P9", 1, "G1", days_supply="91")],
                      [rx("P1", 1, "G1")]),
+    "bad_identifier": ("outpatient_visits", VISIT_HEADER, [visit("B1", resident="R12")],
+                       GOOD_VISITS),
+    "personal_data": ("outpatient_visits", VISIT_HEADER,
+                      [visit("B1", doctor_id="DOC 139-1234-5678")], GOOD_VISITS),
 }
 
 
 def test_every_row_reason_has_a_case() -> None:
     file_level = {"bad_encoding", "missing_column"}
-    assert set(CASES) == set(REASONS) - file_level
+    assert set(CASES) == set(ROW_PRECEDENCE) - file_level
 
 
 @pytest.mark.parametrize("reason", sorted(CASES))

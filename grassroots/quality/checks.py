@@ -53,9 +53,9 @@ PANDAS_TYPES: dict[str, list[str]] = {
     "bool": ["bool", "BooleanDtype"],
 }
 
-# Value shapes the standard states in prose (extracts.md) rather than as contract fields.
+# Value shapes the standard states in prose (extracts.md) that the loader does not check
+# (identifier formats it checks are the contract's ``Column.pattern``).
 PATTERNS: dict[str, str] = {
-    "resident_id": r"^R[0-9]{10}$",
     "id_card_hash": r"^[0-9a-f]{64}$",
     "diagnosis_code": ICD10_PATTERN,
     "region_code": r"^[0-9]{12}$",
@@ -120,7 +120,8 @@ def raw_suite(ds: Dataset) -> dict:
             ex.append(_exp("expect_column_values_to_be_in_set", "conformance", "value",
                            description=f"{col} is one of the standard's codes",
                            column=col, value_set=values))
-        pattern = "^[0-9a-f]{64}$" if c.personal == "id_card" else PATTERNS.get(col)
+        pattern = "^[0-9a-f]{64}$" if c.personal == "id_card" else (c.pattern
+                                                                     or PATTERNS.get(col))
         if pattern and c.type == "text":
             ex.append(_exp("expect_column_values_to_match_regex", "conformance", "value",
                            description=f"{col} has the standard's shape", column=col,

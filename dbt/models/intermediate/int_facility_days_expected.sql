@@ -1,14 +1,16 @@
 {{ config(materialized='table') }}
 
-{%- set first_day %}coalesce((select min(business_date) from {{ source('audit', 'deliveries') }}), cast('{{ var("calendar_default_start") }}' as date)){% endset %}
-{%- set last_day %}coalesce((select max(business_date) from {{ source('audit', 'deliveries') }}), cast('{{ var("calendar_default_start") }}' as date)){% endset %}
+-- A folder dated after the day it was received (rejected by the loader) does not stretch the range.
+{%- set seen %}(select business_date from {{ source('audit', 'deliveries') }} where received_at is null or business_date <= cast(received_at as date)){% endset %}
+{%- set first_day %}coalesce((select min(business_date) from {{ seen }}), cast('{{ var("calendar_default_start") }}' as date)){% endset %}
+{%- set last_day %}coalesce((select max(business_date) from {{ seen }}), cast('{{ var("calendar_default_start") }}' as date)){% endset %}
 
 with days as (
     {{ dbt.date_spine('day', first_day, dbt.dateadd('day', 1, last_day)) }}
 ),
 
 bounds as (
-    select count(*) as deliveries from {{ source('audit', 'deliveries') }}
+    select count(*) as deliveries from {{ seen }}
 )
 
 select
