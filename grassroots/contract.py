@@ -1,4 +1,4 @@
-"""The extract delivery standard (../shared/spec/extracts.md) as data — defined once.
+"""The extract delivery standard (docs/standard.md) as data — defined once.
 
 The loader (``grassroots.ingest``), the dbt sources (``grassroots.contract_export`` writes
 ``dbt/models/staging/_sources.yml``), the GX raw suites and the synthetic generator all read this

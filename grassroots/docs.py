@@ -116,10 +116,11 @@ appears in any table, log, report or dashboard.
 RULES_INTRO = """\
 ## Rules and reason codes
 
-Every row is checked against the rules below; a row breaking several is filed under the first
-reason in this order and its `detail` lists all of them. A whole file is rejected for
-`bad_encoding` or `missing_column`; a folder whose file disagrees with the manifest's row count
-or checksum is incomplete (`row_count_mismatch`, `checksum_mismatch`).
+Every row is checked against the rules below; its `detail` lists every rule it breaks. A whole
+file is rejected for `bad_encoding`, `missing_column` or `symlink`; a folder whose file disagrees
+with the manifest's row count or checksum is incomplete (`row_count_mismatch`,
+`checksum_mismatch`). The standard names the first eighteen codes; the last three are this
+project's, for rules the standard implies.
 
 | reason | the row (or file) |
 |---|---|
@@ -146,6 +147,9 @@ REASON_TEXT = {
     "out_of_range": "a value outside its range, or dates out of order",
     "row_count_mismatch": "folder: a file's data rows differ from the manifest",
     "checksum_mismatch": "folder: a file's sha256 differs from the manifest",
+    "bad_identifier": "an identifier that breaks its format (`resident_id`: `R` + 10 digits)",
+    "personal_data": "an id-card or phone number in a column that is not a personal one",
+    "symlink": "file: a symbolic link, rejected whole and never followed",
 }
 
 
@@ -159,6 +163,8 @@ def _rules(c: Column) -> str:
         out.append(f"{c.min:g} to {c.max:g}")
     elif c.min is not None:
         out.append(f"≥ {c.min:g}")
+    if c.pattern:
+        out.append(f"matches `{c.pattern}`")
     if c.event:
         out.append("not after the business date")
     if c.personal:

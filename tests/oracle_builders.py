@@ -1,4 +1,4 @@
-"""Builders for hand-made landing zones (extracts.md) used by the oracle's self-checks.
+"""Builders for hand-made landing zones (the delivery standard, docs/standard.md) used by the oracle's self-checks.
 
 Rows are dicts of strings keyed by the standard's column names; unknown columns are refused so a
 typo cannot silently become an empty field.

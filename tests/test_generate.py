@@ -84,7 +84,7 @@ def _parse(col: contract.Column, v: str):
 
 
 class Validator:
-    """Row rules of extracts.md; returns {(file, line_no): reason} for the rows that break one."""
+    """Row rules of the delivery standard; returns {(file, line_no): reason} for the rows that break one."""
 
     def __init__(self, root: Path) -> None:
         self.root = root

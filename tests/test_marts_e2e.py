@@ -67,7 +67,7 @@ def test_redeliveries_replaced_version_1(region) -> None:
         assert con.execute("SELECT count(*) FROM audit.quarantine").fetchone()[0] == 0
 
 
-# The columns indicators.md requires of each mart (beyond its grain keys).
+# The columns the indicator definitions require of each mart (beyond its grain keys).
 SPEC_COLUMNS: dict[str, list[str]] = {
     "mart_health_checkups": ["population_65plus", "checked_65plus", "elderly_health_mgmt_rate",
                              "checkups", "abnormal_checkups", "as_of_date", "is_complete"],

@@ -1,4 +1,4 @@
-"""The oracle's v1.1 readings (indicators.md) on a second hand-made region, answers by hand.
+"""The oracle's v1.1 readings (the indicator definitions) on a second hand-made region, answers by hand.
 
 One community C1 (district A) with population 100 in 2024 and 102 in 2025. Facilities: centre
 C01 (registry level 1, still grassroots) with station S01, township centre C02, H2 (level 2),

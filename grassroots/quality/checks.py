@@ -53,7 +53,7 @@ PANDAS_TYPES: dict[str, list[str]] = {
     "bool": ["bool", "BooleanDtype"],
 }
 
-# Value shapes the standard states in prose (extracts.md) that the loader does not check
+# Value shapes the standard states in prose (docs/standard.md) that the loader does not check
 # (identifier formats it checks are the contract's ``Column.pattern``).
 PATTERNS: dict[str, str] = {
     "id_card_hash": r"^[0-9a-f]{64}$",

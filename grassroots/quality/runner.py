@@ -1,6 +1,6 @@
 """Run the suites with Great Expectations 1.x on pandas DataFrames read from the warehouse.
 
-GX's SQL datasource does not work on DuckDB (shared/notes/stack.md), so every table is read with
+GX's SQL datasource does not work on DuckDB (every expectation fails on duckdb-engine), so every table is read with
 ``duckdb.connect(path, read_only=True)`` into a DataFrame and validated through a pandas
 datasource: one dataframe asset, whole-dataframe batch definition, validation definition and
 checkpoint per suite.  The GX project is a file context (``GRASSROOTS_GX_DIR``, default

@@ -1,7 +1,7 @@
 """Independent correctness oracle for the warehouse marts.
 
 Reads a landing zone straight from its CSV files with pandas (``landing.load_landing``),
-recomputes every mart of ``indicators.md`` from the specs alone (``marts.expected_*``) and
+recomputes every mart of the indicator definitions from the specs alone (``marts.expected_*``) and
 compares against what the warehouse produced (``compare.compare_frames``). Nothing here reads
 the loader, the generator or the dbt SQL; ``grassroots.contract`` is used for names only.
 """

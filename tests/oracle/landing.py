@@ -1,4 +1,4 @@
-"""Read a landing zone (extracts.md) into pandas frames — the oracle's own reader.
+"""Read a landing zone (the delivery standard, docs/standard.md) into pandas frames — the oracle's own reader.
 
 ``load_landing(path)`` returns one DataFrame per dataset name (reference snapshots and the
 nine daily datasets, latest-wins applied) plus ``_deliveries``: one row per facility-day folder

@@ -1,4 +1,4 @@
-"""Expected marts, recomputed with pandas straight from the landing zone (indicators.md v1.1).
+"""Expected marts, recomputed with pandas straight from the landing zone (the indicator definitions v1.1).
 
 Every ``expected_<mart>(data)`` takes the dict returned by ``landing.load_landing`` and returns
 one row per grain value with the spec's key columns and metric columns. ``MARTS`` maps each
