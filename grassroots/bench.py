@@ -37,7 +37,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+from grassroots.settings import REPO
+
 START = date(2025, 1, 1)
 HISTORY_SHORT, HISTORY_LONG = 30, 360
 SHANGHAI_ROWS_PER_DAY = 18_000_000

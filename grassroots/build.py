@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-DBT_DIR = Path(__file__).resolve().parent.parent / "dbt"
+from grassroots.settings import DBT_DIR
 
 
 class DbtError(RuntimeError):

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from grassroots import settings
 from grassroots.config import DEMO_REGION, load_hmac_key
 from grassroots.errors import RunError, environment_cause, one_line
 from grassroots.rules import mask_text
@@ -49,6 +50,7 @@ def run(
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Load every new or changed complete facility-day, build the marts, validate, publish."""
+    from grassroots.build import DbtError
     from grassroots.pipeline import run_pipeline
 
     try:
@@ -59,10 +61,10 @@ def run(
                      progress=progress, log=console.print)
     except RunError as e:  # configuration or environment: one line naming the cause
         _fail(str(e), 2, e)
-    except Exception as e:  # dbt or validation failure: say what, exit non-zero
-        if type(e).__name__ == "DbtError":
-            console.print(f"[red]error:[/red] {e}")
-            raise typer.Exit(3) from e
+    except DbtError as e:  # the build failed: dbt's own tail says where
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(3) from e
+    except Exception as e:
         cause = environment_cause(e)  # a later step's disk or permission failure
         if cause is not None:
             _fail(cause, 2, e)
@@ -95,13 +97,8 @@ def generate(
     console.print(str(summary))
 
 
-REPO = Path(__file__).resolve().parent.parent
-
-
 def _home() -> Path:
-    import os
-
-    return Path(os.environ.get("GRASSROOTS_HOME") or REPO / "var")
+    return settings.home()
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -121,7 +118,7 @@ def test(ctx: typer.Context) -> None:
     console.print(f"superset environment: {ensure_env()}")
     console.print(f"spark environment: {spark.ensure_env()}")
     args = [sys.executable, "-m", "pytest", *ctx.args]
-    raise typer.Exit(subprocess.call(args, cwd=REPO, env=dict(os.environ)))
+    raise typer.Exit(subprocess.call(args, cwd=settings.REPO, env=dict(os.environ)))
 
 
 @app.command()

@@ -17,9 +17,9 @@ from pathlib import Path
 import duckdb
 
 from grassroots.contract import DATASETS, LINEAGE_COLUMNS, REFERENCE_LINEAGE, Column, Dataset
+from grassroots.settings import DBT_DIR
 from grassroots.warehouse import ensure_schema
 
-DBT_DIR = Path(__file__).resolve().parent.parent / "dbt"
 SOURCES_PATH = DBT_DIR / "models" / "staging" / "_raw__sources.yml"
 
 LINEAGE_DESCRIPTIONS: dict[str, str] = {

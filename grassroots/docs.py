@@ -20,8 +20,8 @@ import yaml
 
 from grassroots import contract
 from grassroots.contract import Column, Dataset
+from grassroots.settings import REPO as ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 STANDARD_PATH = ROOT / "docs" / "standard.md"
 MARTS_PATH = ROOT / "docs" / "marts.md"
 

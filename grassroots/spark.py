@@ -37,8 +37,8 @@ from pathlib import Path
 import duckdb
 
 from grassroots.install import UV_PIP_OPTIONS, env_digest
+from grassroots.settings import REPO as ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DBT_DIR = ROOT / "dbt"
 VENV = ROOT / ".venvs" / "spark"
 REQUIREMENTS_LOCK = DBT_DIR / "spark-requirements.lock"

@@ -29,8 +29,8 @@ import yaml
 
 from grassroots.contract import DAILY, LINEAGE_COLUMNS, REFERENCE, REFERENCE_LINEAGE, Dataset
 from grassroots.rules import ICD10_PATTERN
+from grassroots.settings import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 EXPECTATIONS_DIR = REPO / "expectations"
 DBT_MARTS_DIR = REPO / "dbt" / "models" / "marts"
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from grassroots import settings
 from grassroots.quality import checks
 from grassroots.quality.result import Failure, Outlier, QualityResult
 
@@ -36,7 +37,7 @@ _LAYOUT_VERSION = 2
 
 
 def home_dir() -> Path:
-    return Path(os.environ.get("GRASSROOTS_HOME") or checks.REPO / "var")
+    return settings.home()
 
 
 def gx_dir() -> Path:

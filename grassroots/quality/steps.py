@@ -1,53 +1,26 @@
-"""The daily DAG's task bodies (``dags/grassroots_daily.py`` only wires these together).
+"""The steps of the nightly job: validate a layer (and record it), publish, and the DAG's task
+bodies around them (``dags/grassroots_daily.py`` only wires these together; ``grassroots run``
+calls the same steps through ``grassroots.pipeline``).
 
-Each step takes the business date and returns something JSON-able for XCom.  Paths come from the
-environment (:class:`Settings`), so the CLI, tests and Airflow workers agree:
-
-``GRASSROOTS_HOME`` (default ``<repo>/var``), ``GRASSROOTS_LANDING`` (``<home>/landing``),
-``GRASSROOTS_WAREHOUSE`` (``<home>/warehouse.duckdb``), ``GRASSROOTS_SERVING``
-(``<home>/serving.duckdb``), ``GRASSROOTS_GX_DIR`` (``<home>/gx``), ``GRASSROOTS_DATA_DOCS``
-(``<home>/data_docs``), ``GRASSROOTS_LOOKBACK_DAYS`` (default 7: the ingest of a business date
-also picks up late or redelivered folders of the days before it; unchanged folders are no-ops).
+A task body takes the business date and returns something JSON-able for XCom.  Paths come from
+the environment (:class:`grassroots.settings.Settings`), so the CLI, tests and Airflow workers
+agree.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import os
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grassroots.quality.arrivals import TZ, Arrivals, check_arrivals
-from grassroots.quality.checks import REPO
+from grassroots.settings import Settings
+
+if TYPE_CHECKING:
+    from grassroots.quality.result import QualityResult
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Settings:
-    home: Path
-    landing: Path
-    warehouse: Path
-    serving: Path
-    gx_dir: Path
-    data_docs: Path
-    lookback_days: int = 7
-
-    @classmethod
-    def from_env(cls) -> Settings:
-        e = os.environ
-        home = Path(e.get("GRASSROOTS_HOME") or REPO / "var")
-        return cls(
-            home=home,
-            landing=Path(e.get("GRASSROOTS_LANDING") or home / "landing"),
-            warehouse=Path(e.get("GRASSROOTS_WAREHOUSE") or home / "warehouse.duckdb"),
-            serving=Path(e.get("GRASSROOTS_SERVING") or home / "serving.duckdb"),
-            gx_dir=Path(e.get("GRASSROOTS_GX_DIR") or home / "gx"),
-            data_docs=Path(e.get("GRASSROOTS_DATA_DOCS") or home / "data_docs"),
-            lookback_days=int(e.get("GRASSROOTS_LOOKBACK_DAYS", "7")),
-        )
 
 
 def business_date(logical_date: datetime | str) -> date:
@@ -97,44 +70,43 @@ def _runner(s: Settings):
     return _RUNNERS[k]
 
 
-def run_validate_raw(bd: date, s: Settings | None = None) -> dict:
+def validate(layer: str, warehouse: Path, bd: date, runner) -> QualityResult:
+    """Validate one layer (``raw`` or ``marts``) of a business date and record the result in
+    ``audit.validation_*`` (after validation closed its read-only connection)."""
     from grassroots.quality.history import record
-    from grassroots.quality.runner import validate_raw
+    from grassroots.quality.runner import validate_marts, validate_raw
 
-    s = s or Settings.from_env()
-    res = validate_raw(s.warehouse, bd, runner=_runner(s))
-    record(s.warehouse, res)  # after validation closed its read-only connection
-    log.info(res.summary())
-    for f in res.failures + res.warnings:
-        log.warning("%s %s %s: %s", f.severity, f.check_id, f.category, f.observed)
-    return res.to_dict()
-
-
-def run_validate_marts(bd: date, s: Settings | None = None) -> dict:
-    from grassroots.quality.history import record
-    from grassroots.quality.runner import validate_marts
-
-    s = s or Settings.from_env()
-    res = validate_marts(s.warehouse, bd, runner=_runner(s))
-    record(s.warehouse, res)
+    res = (validate_raw if layer == "raw" else validate_marts)(warehouse, bd, runner=runner)
+    record(warehouse, res)
     log.info(res.summary())
     for f in res.failures + res.warnings:
         log.warning("%s %s %s: %s", f.severity, f.check_id, f.category, f.observed)
     for o in res.outliers:
         log.warning("outlier %s %s visits %d z %.1f", o.facility_code, o.date, o.visits, o.z_score)
-    return res.to_dict()
+    return res
 
 
-def run_publish(s: Settings | None = None) -> str | None:
-    s = s or Settings.from_env()
-    if importlib.util.find_spec("grassroots.publish") is None:
-        log.warning("grassroots.publish is not available: no serving copy published")
-        return None
+def publish(warehouse: Path, serving: Path) -> Path:
     from grassroots.publish import publish_serving
 
-    out = publish_serving(s.warehouse, s.serving)
+    out = publish_serving(warehouse, serving)
     log.info("serving copy published: %s", out)
-    return str(out)
+    return out
+
+
+def run_validate_raw(bd: date, s: Settings | None = None) -> dict:
+    s = s or Settings.from_env()
+    return validate("raw", s.warehouse, bd, _runner(s)).to_dict()
+
+
+def run_validate_marts(bd: date, s: Settings | None = None) -> dict:
+    s = s or Settings.from_env()
+    return validate("marts", s.warehouse, bd, _runner(s)).to_dict()
+
+
+def run_publish(s: Settings | None = None) -> str:
+    s = s or Settings.from_env()
+    return str(publish(s.warehouse, s.serving))
 
 
 def run_report(bd: date, arrivals: dict | None, raw: dict | None, marts: dict | None,

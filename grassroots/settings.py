@@ -1,0 +1,48 @@
+"""Where things are: the repository's folders and the settings every command reads from the
+environment, worked out once."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DBT_DIR = REPO / "dbt"
+
+
+def home() -> Path:
+    """``GRASSROOTS_HOME``: where the demo and the DAG keep their data (default ``<repo>/var``)."""
+    return Path(os.environ.get("GRASSROOTS_HOME") or REPO / "var")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The pipeline's paths, from the environment, so the CLI, tests and Airflow workers agree:
+    ``GRASSROOTS_HOME``, ``GRASSROOTS_LANDING`` (``<home>/landing``), ``GRASSROOTS_WAREHOUSE``
+    (``<home>/warehouse.duckdb``), ``GRASSROOTS_SERVING`` (``<home>/serving.duckdb``),
+    ``GRASSROOTS_GX_DIR`` (``<home>/gx``), ``GRASSROOTS_DATA_DOCS`` (``<home>/data_docs``),
+    ``GRASSROOTS_LOOKBACK_DAYS`` (default 7: the ingest of a business date also picks up late or
+    redelivered folders of the days before it; unchanged folders are no-ops)."""
+
+    home: Path
+    landing: Path
+    warehouse: Path
+    serving: Path
+    gx_dir: Path
+    data_docs: Path
+    lookback_days: int = 7
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        e = os.environ
+        h = home()
+        return cls(
+            home=h,
+            landing=Path(e.get("GRASSROOTS_LANDING") or h / "landing"),
+            warehouse=Path(e.get("GRASSROOTS_WAREHOUSE") or h / "warehouse.duckdb"),
+            serving=Path(e.get("GRASSROOTS_SERVING") or h / "serving.duckdb"),
+            gx_dir=Path(e.get("GRASSROOTS_GX_DIR") or h / "gx"),
+            data_docs=Path(e.get("GRASSROOTS_DATA_DOCS") or h / "data_docs"),
+            lookback_days=int(e.get("GRASSROOTS_LOOKBACK_DAYS", "7")),
+        )
