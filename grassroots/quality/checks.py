@@ -78,6 +78,9 @@ UNBOUNDED_RATES = {"bed_utilization_rate", "referral_rate"}
 OUTLIER_SUITE = "outliers.visit_volume"
 OUTLIER_WINDOW_DAYS = 28
 OUTLIER_MIN_HISTORY = 7
+# A facility seeing fewer visits a day than this is not scored: a station's 3 visits a day
+# becoming 9 is ordinary Poisson noise, not a data problem, however large its z-score.
+OUTLIER_MIN_MEAN = 5.0
 OUTLIER_Z = 3.0
 
 
@@ -258,6 +261,7 @@ def outlier_suite() -> dict:
             "generated_from": "grassroots/quality/checks.py",
             "window_days": OUTLIER_WINDOW_DAYS,
             "min_history_days": OUTLIER_MIN_HISTORY,
+            "min_mean_visits": OUTLIER_MIN_MEAN,
         },
         "expectations": [
             _exp("expect_column_values_to_be_between", "plausibility", "temporal",

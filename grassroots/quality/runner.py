@@ -377,11 +377,13 @@ def daily_visit_volume(con: duckdb.DuckDBPyConnection, since: date | None = None
 
 
 def zscores(volume: pd.DataFrame, target: date, *, window: int = checks.OUTLIER_WINDOW_DAYS,
-            min_history: int = checks.OUTLIER_MIN_HISTORY) -> pd.DataFrame:
+            min_history: int = checks.OUTLIER_MIN_HISTORY,
+            min_mean: float = checks.OUTLIER_MIN_MEAN) -> pd.DataFrame:
     """z-score of each facility's visits on ``target`` against its previous ``window`` days.
 
     History = the facility's days with visits in [target - window, target - 1]; at least
-    ``min_history`` of them, else the facility is not scored.  The standard deviation is floored
+    ``min_history`` of them, with at least ``min_mean`` visits a day on average, else the
+    facility is not scored.  The standard deviation is floored
     at sqrt(mean) (Poisson noise) and 1 so that a flat history does not make any change infinite.
     """
     cols = ["facility_code", "visit_date", "visits", "history_days", "mean", "std", "z_score"]
@@ -396,7 +398,7 @@ def zscores(volume: pd.DataFrame, target: date, *, window: int = checks.OUTLIER_
         if today.empty:
             continue
         hist = g[(g.visit_date >= lo) & (g.visit_date < target)]["visits"].astype(float)
-        if len(hist) < min_history:
+        if len(hist) < min_history or hist.mean() < min_mean:
             continue
         mean, std = float(hist.mean()), float(hist.std(ddof=1))
         eff = max(std, mean ** 0.5, 1.0)
