@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from grassroots import settings
 from grassroots.config import DEMO_REGION, load_hmac_key
@@ -73,8 +74,8 @@ def run(
 
 def _fail(message: str, code: int, cause: BaseException) -> None:
     """Exit with ``code`` after one line (never wrapped, never quoting a person's number)."""
-    console.print(f"[red]error:[/red] {mask_text(one_line(message))}", soft_wrap=True,
-                  markup=True, highlight=False)
+    console.print(f"[red]error:[/red] {escape(mask_text(one_line(message)))}", soft_wrap=True,
+                  highlight=False)
     raise typer.Exit(code) from cause
 
 

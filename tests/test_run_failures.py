@@ -111,7 +111,7 @@ def test_no_permission_on_the_default_key_file_location(env: Env) -> None:
 @pytest.mark.parametrize("key", [True, False])
 def test_a_warehouse_whose_parent_is_a_file(env: Env, key: bool) -> None:
     _one_delivery(env)
-    parent = env.tmp / "not-a-folder"
+    parent = env.tmp / "not-a-folder[b]"  # printed as it is, not read as markup
     parent.write_text("a file")
     proc = cli_run(env, parent / "warehouse.duckdb", environ=KEY if key else None)
     assert_exit_2(proc, str(parent))
