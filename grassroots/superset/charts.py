@@ -159,7 +159,9 @@ def rates(key: str, title: str, ds: str, x: str, metrics: list[str], *, groupby:
     adhoc = [time_filter(), *(filters or [])]
     fmt = fmt or d.metric(metrics[0]).fmt
     time_x = x in TIME_COLUMNS
-    values = (not time_x and len(metrics) == 1 and not groupby) if values is None else values
+    if values is None:  # value labels where they cannot overlap: one series, or two over the districts
+        series = len(metrics) * max(1, len(groupby))
+        values = not time_x and (series == 1 or (series == 2 and x == "district_name"))
     p = {
         "viz_type": "mixed_timeseries", "x_axis": x, "time_grain_sqla": grain if time_x else None,
         "metrics": metrics, "groupby": groupby, "adhoc_filters": adhoc,
@@ -207,7 +209,9 @@ def counts(key: str, title: str, ds: str, x: str, metrics: list[str], *, groupby
     orderby: list[Any] = []
     if not time_x:  # a ranking: largest first (at the top when horizontal)
         p |= {"x_axis_sort": metrics[0], "x_axis_sort_asc": horizontal, "x_axis_sort_series": "name",
-              "x_axis_sort_series_ascending": True, "xAxisLabelRotation": rotate, "xAxisLabelInterval": "0"}
+              "x_axis_sort_series_ascending": True, "xAxisLabelRotation": rotate,
+              # every category labelled (a horizontal chart's categories are on the other axis)
+              "xAxisLabelInterval": "auto" if horizontal else "0"}
         orderby = [[metrics[0], False]]
     return Chart(key, title, viz, ds, p,
                  [_query([_x(x, grain), *groupby], metrics, adhoc, limit=limit, orderby=orderby)],
