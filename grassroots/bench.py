@@ -230,41 +230,48 @@ _GRAIN = {"P1D": "day", "P1W": "week", "P1M": "month", "P3M": "quarter", "P1Y": 
 
 
 def chart_sql() -> list[tuple[str, str, str]]:
-    """(dashboard, chart key, SQL) for every chart, as Superset builds it from the assets."""
+    """(dashboard, chart key, SQL) for every query of every chart, as Superset builds it from the
+    assets, for the default range."""
     from grassroots.superset.authoring import DASHBOARDS, DS
 
     out = []
     for dash in DASHBOARDS:
         for c in dash.charts:
             ds = DS[c.ds]
-            mexpr = {m[0]: m[1] for m in ds.metrics}
-            cols, names = [], []
-            for col in c.columns:
-                if isinstance(col, dict):
-                    expr = col["sqlExpression"]
-                    grain = _GRAIN.get(col.get("timeGrain") or "")
-                    if grain:
-                        expr = f"date_trunc('{grain}', {expr})"
-                    cols.append(f"{expr} AS \"{col['label']}\"")
-                    names.append(f'"{col["label"]}"')
-                else:
-                    cols.append(f'"{col}"')
-                    names.append(f'"{col}"')
-            mets = [f"{mexpr.get(m, f'SUM({m})')} AS \"{m}\"" for m in c.metrics]
-            where = []
-            for f in c.params.get("adhoc_filters", []):
-                if f.get("operator") == "==":
-                    val = str(f["comparator"]).replace("'", "''")
-                    where.append(f"\"{f['subject']}\" = '{val}'")
-            order = c.orderby or ([[c.metrics[0], False]] if c.metrics else [])
-            sql = (f"SELECT {', '.join(cols + mets)} FROM ({ds.sql}) AS virtual_table"
-                   + (f" WHERE {' AND '.join(where)}" if where else "")
-                   + (f" GROUP BY {', '.join(names)}" if names else "")
-                   + (" ORDER BY " + ", ".join(f'"{o[0]}" {"ASC" if o[1] else "DESC"}'
-                                               for o in order) if order else "")
-                   + f" LIMIT {c.row_limit}")
-            out.append((dash.key, c.key, sql))
+            mexpr = {m.name: m.expr for m in ds.metrics}
+            for q in c.queries:
+                out.append((dash.key, c.key, _query_sql(ds.sql, q, mexpr)))
     return out
+
+
+def _query_sql(dataset_sql: str, q: dict[str, Any], mexpr: dict[str, str]) -> str:
+    cols, names = [], []
+    for col in q["columns"]:
+        if isinstance(col, dict):
+            expr = col["sqlExpression"]
+            grain = _GRAIN.get(col.get("timeGrain") or "")
+            if grain:
+                expr = f"date_trunc('{grain}', {expr})"
+            cols.append(f"{expr} AS \"{col['label']}\"")
+            names.append(f'"{col["label"]}"')
+        else:
+            cols.append(f'"{col}"')
+            names.append(f'"{col}"')
+    mets = [f"{m['sqlExpression']} AS \"{m['label']}\"" if isinstance(m, dict)
+            else f"{mexpr.get(m, f'SUM({m})')} AS \"{m}\"" for m in q["metrics"] or []]
+    where = []
+    for f in q["filters"]:
+        if f["op"] in ("==", "<="):
+            val = f"'{f['val']}'" if isinstance(f["val"], str) else str(f["val"])
+            where.append(f"\"{f['col']}\" {'=' if f['op'] == '==' else f['op']} {val}")
+    grouped = q["metrics"] is not None and names
+    order = q["orderby"]
+    return (f"SELECT {', '.join(cols + mets)} FROM ({dataset_sql}) AS virtual_table"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + (f" GROUP BY {', '.join(names)}" if grouped else "")
+            + (" ORDER BY " + ", ".join(f'"{o[0]}" {"ASC" if o[1] else "DESC"}' for o in order)
+               if order else "")
+            + f" LIMIT {q['row_limit'] or 10000}")
 
 
 def chart_queries(serving: Path, repeat: int = 3) -> dict[str, Any]:

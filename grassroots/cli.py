@@ -174,6 +174,23 @@ def demo(
 
 
 @app.command()
+def screenshots(
+    serving: Annotated[Path | None, typer.Option(
+        help="Serving file to show [<home>/serving.duckdb, written by `grassroots demo`].")] = None,
+    out: Annotated[Path, typer.Option(help="Folder of the PNGs.")] = REPO / "dashboards" / "screenshots",
+) -> None:
+    """Refresh the committed dashboard screenshots (a throwaway Superset on the serving file)."""
+    from grassroots.superset.browser import refresh_screenshots
+
+    serving = serving or _home() / "serving.duckdb"
+    if not serving.is_file():
+        console.print(f"[red]error:[/red] {serving} does not exist; run `grassroots demo --no-dashboards` first")
+        raise typer.Exit(2)
+    for r in refresh_screenshots(serving, out):
+        console.print(f"{r['slug']}: {r['rendered']} charts, {r['screenshot']}")
+
+
+@app.command()
 def bench(
     sizes: Annotated[str, typer.Option(help="Residents per region, comma-separated.")] = "50000,200000,1000000",
     days: Annotated[int, typer.Option(help="Business days of each region.")] = 365,

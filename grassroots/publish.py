@@ -16,6 +16,8 @@ Layout of the serving file::
     dims.dim_district
     dims.dim_facility                 facility name, type, level group, district, alliance
     dims.dim_team                     family-doctor team name and facility
+    dims.dim_month                    the calendar: every month up to the latest business date
+                                      loaded (data_as_of), its as-of date and completeness
     audit.validation_results          GX results over time (grassroots.quality.history); empty
     audit.validation_failures         when the warehouse has none yet
 """
@@ -49,6 +51,17 @@ _DIMS: dict[str, list[str]] = {
     "dim_team": [
         "select team_code, team_name, facility_code from wh.staging.stg_raw__teams",
     ],
+    # the dashboards' time range: months with data, and the latest business date loaded
+    "dim_month": [
+        "select month, month_end, as_of_date, is_complete, data_as_of, year"
+        " from wh.intermediate.int_calendar_months",
+        # a warehouse without the dbt calendar: the months of the business dates loaded
+        "select month, last_day(month) as month_end, least(last_day(month), data_as_of) as as_of_date,"
+        " last_day(month) <= data_as_of as is_complete, data_as_of, year(month) as year"
+        " from (select unnest(generate_series(date_trunc('month', min(business_date)),"
+        " date_trunc('month', max(business_date)), interval 1 month))::date as month,"
+        " max(business_date) as data_as_of from wh.audit.deliveries where status = 'loaded')",
+    ],
 }
 
 
@@ -60,6 +73,8 @@ _DIM_FALLBACK = {
     " level_group varchar, district_code varchar, district_name varchar, alliance_code varchar,"
     " is_grassroots boolean",
     "dim_team": "team_code varchar, team_name varchar, facility_code varchar",
+    "dim_month": "month date, month_end date, as_of_date date, is_complete boolean, data_as_of date,"
+    " year integer",
 }
 
 

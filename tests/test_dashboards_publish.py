@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -12,7 +13,7 @@ import pytest
 import yaml
 
 from grassroots.publish import publish_serving
-from grassroots.superset import authoring
+from grassroots.superset import authoring, periods
 from grassroots.superset.sample import build_sample_warehouse, mart_contracts
 
 
@@ -123,6 +124,14 @@ def test_committed_assets_match_their_source():
     assert not stale, f"stale assets (re-run the authoring module): {stale[:5]}"
 
 
+def _used(params: dict) -> tuple[list[str], list[str]]:
+    """(saved metrics, columns) a chart's form data refers to (ad hoc SQL metrics left out)."""
+    metrics = [m for key in ("metrics", "metrics_b") for m in (params.get(key) or [])]
+    metrics += [params["metric"]] if params.get("metric") else []
+    cols = [params.get("x_axis"), *(params.get("groupby") or []), *(params.get("all_columns") or [])]
+    return [m for m in metrics if isinstance(m, str)], [c for c in cols if c]
+
+
 def test_assets_are_consistent():
     files = {p.relative_to(authoring.ASSETS).as_posix(): yaml.safe_load(p.read_text(encoding="utf-8"))
              for p in authoring.ASSETS.rglob("*.yaml")}
@@ -133,38 +142,103 @@ def test_assets_are_consistent():
     datasets = {d["uuid"]: d for k, d in files.items() if k.startswith("datasets/")}
     charts = {d["uuid"]: d for k, d in files.items() if k.startswith("charts/")}
     dashboards = [d for k, d in files.items() if k.startswith("dashboards/")]
-    assert [d["dashboard_title"] for d in dashboards] and len(dashboards) == 7
     assert {d["dashboard_title"] for d in dashboards} == {
-        "分级诊疗总览", "家庭医生签约", "慢病管理", "门诊费用与疾病", "用药管理", "医院运营", "数据质量"}
+        "分级诊疗总览", "家庭医生签约", "基本公共卫生", "慢病管理", "门诊费用与疾病", "用药管理", "医院运营", "数据质量"}
     db = next(d for k, d in files.items() if k.startswith("databases/"))
     assert db["extra"]["engine_params"]["connect_args"]["read_only"] is True
     for c in charts.values():
         ds = datasets[c["dataset_uuid"]]
-        metric_names = {m["metric_name"] for m in ds["metrics"]}
-        column_names = {col["column_name"] for col in ds["columns"]}
-        p = c["params"]
-        used = list(p.get("metrics") or []) + ([p["metric"]] if p.get("metric") else [])
-        assert used and set(used) <= metric_names, (c["slice_name"], set(used) - metric_names)
-        cols = [p.get("x_axis")] + list(p.get("groupby") or [])
-        cols = [x for x in cols if x] if not isinstance(p.get("groupby"), str) else [p["x_axis"], p["groupby"]]
-        assert set(cols) <= column_names, (c["slice_name"], set(cols) - column_names)
+        metrics, cols = _used(c["params"])
+        assert set(metrics) <= {m["metric_name"] for m in ds["metrics"]}, c["slice_name"]
+        assert set(cols) <= {col["column_name"] for col in ds["columns"]}, c["slice_name"]
+        # every chart hears the dashboard's time filter (its dataset reads the range itself)
+        assert {"operator": "TEMPORAL_RANGE", "subject": "month"}.items() <= c["params"]["adhoc_filters"][0].items()
+        if c["viz_type"] == "mixed_timeseries":  # a rate's tooltip lists its numerator and denominator
+            assert c["params"]["metrics_b"], c["slice_name"]
     for dash in dashboards:
         chart_uuids = {v["meta"]["uuid"] for v in dash["position"].values()
                        if isinstance(v, dict) and v.get("type") == "CHART"}
         assert chart_uuids <= set(charts)
-        names = {f["name"] for f in dash["metadata"]["native_filter_configuration"]}
-        assert {"区县", "月份"} <= names
-    # rates are ratios of sums, never averages of stored rates
+        native = dash["metadata"]["native_filter_configuration"]
+        assert {"区县", "月份"} <= {f["name"] for f in native}
+        month = next(f for f in native if f["name"] == "月份")
+        assert month["scope"]["excluded"] == []
+    # rates are ratios of sums, never averages of stored rates; every dataset reads the range
     for ds in datasets.values():
+        assert "get_time_filter('month', remove_filter=True" in ds["sql"], ds["table_name"]
         for m in ds["metrics"]:
             assert "AVG(" not in m["expression"].upper()
+
+
+def test_every_mart_is_on_a_dashboard():
+    """Every mart of the spec (its roll-ups aside) is read by a dataset some chart uses."""
+    used = {d.key for dash in authoring.DASHBOARDS for c in dash.charts for d in [c.dataset]}
+    read = " ".join(authoring.DS[k].body for k in used)
+    marts = {m for m in mart_contracts() if not any(s in m for s in ("_by_", "_city"))}
+    assert {m for m in marts if f"marts.{m}" not in read} == set()
+
+
+def test_catalogue_decides_the_time_rules():
+    ds = authoring.DS
+    assert ds["grassroots_visits"].rule == "flow"
+    assert ds["signing_community"].rule == "snapshot" and ds["signing_community_trend"].rule == "flow"
+    assert "signed_residents" in ds["signing_community"].snapshot_columns
+    # renewals are events of the period even on a snapshot mart
+    assert ds["signing_community"].kind("renewals") == "flow"
+    assert ds["signing_community"].metric_kind("renewal_rate") == "flow"
+    # open beds are a stock (value at the period's end), occupied bed-days a flow
+    assert ds["beds"].kind("avg_open_beds") == "snapshot" and ds["beds"].kind("open_bed_days") == "flow"
+    assert ds["beds"].metric_kind("bed_turnover") == "mixed"
+    for key in ("chronic_team", "chronic_community", "chronic_settlement", "health_checkups", "disease_cost"):
+        assert ds[key].rule == "annual", key
 
 
 def test_dataset_sql_runs_on_the_serving_file(warehouse, tmp_path):
     serving = publish_serving(warehouse, tmp_path / "serving.duckdb")
     with duckdb.connect(str(serving), read_only=True) as con:
         for d in authoring.DATASETS:
-            cur = con.execute(f"select * from ({d.sql}) limit 1")
-            assert [c[0] for c in cur.description] == [c[0] for c in d.columns], d.key
-            metrics = ", ".join(f"{expr} as {name}" for name, expr, _, _ in d.metrics)
+            for sql in (d.sql, periods.render(d.template, date(2025, 3, 1), date(2025, 6, 1))):
+                cur = con.execute(f"select * from ({sql}) limit 1")
+                assert [c[0] for c in cur.description] == [c[0] for c in d.columns], d.key
+            metrics = ", ".join(f"{m.expr} as {m.name}" for m in d.metrics) or "1"
             con.execute(f"select {metrics} from ({d.sql})").fetchall()
+
+
+def test_time_rules(warehouse, tmp_path):
+    """The sample holds 2025-01..12 (data as of 2025-12-31) and the annual marts for 2025."""
+    serving = publish_serving(warehouse, tmp_path / "serving.duckdb")
+    ds = authoring.DS
+
+    def q(key: str, sql: str, since: date | None = None, until: date | None = None) -> list[tuple]:
+        with duckdb.connect(str(serving), read_only=True) as con:
+            return con.execute(sql.format(t=f"({periods.render(ds[key].template, since, until)})")).fetchall()
+
+    # no filter: the latest 12 months of data; a picked range: its months ([since, until))
+    assert q("period", "select range_label, as_of_label, year_label from {t}") == [
+        ("2025-01 至 2025-12（12 个月）", "2025-12-31", "2025年")]
+    assert q("grassroots_visits", "select min(month), max(month), any_value(range_label) from {t}",
+             date(2025, 3, 1), date(2025, 6, 1)) == [(date(2025, 3, 1), date(2025, 5, 1), "2025-03 至 2025-05")]
+    assert q("grassroots_visits", "select count(*) from {t}", date(2023, 1, 1), date(2023, 6, 1)) == [(0,)]
+    # a snapshot without a time axis: the latest month-end of the range, never a sum of month-ends
+    with duckdb.connect(str(serving), read_only=True) as con:
+        may = con.execute("select sum(population), sum(signed_residents) from marts.mart_signing_coverage_by_community"
+                          " where as_of_date = date '2025-05-31'").fetchone()
+        renewals = con.execute("select sum(renewals) from marts.mart_signing_coverage_by_community"
+                               " where as_of_date between date '2025-03-01' and date '2025-05-31'").fetchone()[0]
+    got = q("signing_community", "select sum(population), sum(signed_residents), sum(renewals), any_value(as_of_label)"
+            " from {t}", date(2025, 3, 1), date(2025, 6, 1))
+    assert got == [(*may, renewals, "2025-05-31")]
+    # the trend variant keeps every month-end
+    assert q("signing_community_trend", "select count(distinct month) from {t}", date(2025, 3, 1),
+             date(2025, 6, 1)) == [(3,)]
+    # annual: the year of the range's latest month, labelled
+    assert q("chronic_team", "select distinct year, period_label from {t}") == [(2025, "2025年")]
+    assert q("chronic_team", "select count(*) from {t}", date(2024, 1, 1), date(2024, 6, 1)) == [(0,)]
+
+
+def test_a_running_year_reads_year_to_date():
+    label = periods.YEAR_LABEL.format(c="r")
+    with duckdb.connect() as con:
+        got = con.execute(f"select {label} from (values (2025, date '2025-03-31', false),"
+                          f" (2024, date '2024-12-31', true)) r(year, as_of_date, is_complete)").fetchall()
+    assert got == [("2025年（年度至今，截至2025-03-31）",), ("2024年",)]

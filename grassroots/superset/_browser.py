@@ -1,9 +1,10 @@
 """Headless Chromium check of the dashboards; runs INSIDE the Superset venv (it has selenium).
 
 ``python _browser.py <config.json>`` with {"url", "username", "password", "dashboards":
-[{"slug", "charts"}], "screenshots": dir}.  Logs in (and checks the session holds), opens every
-dashboard, waits until every chart has rendered (no spinner left, one chart holder per chart),
-looks for error panels and saves ``<slug>.png``.  Prints one JSON line per dashboard prefixed
+[{"slug", "charts", optional "query" (URL query, e.g. native filter values), "name" (of the
+screenshot), "expect" (texts the page must show)}], "screenshots": dir}.  Logs in (and checks the
+session holds), opens every dashboard, waits until every chart has rendered (no spinner left, one
+chart holder per chart), looks for error panels and saves ``<name or slug>.png``.  Prints one JSON line per dashboard prefixed
 with ``@@JSON``: what was seen, plus the page's URL, a text excerpt and the browser console's
 errors, so a failure says where the browser ended up.
 Uses Debian's /usr/bin/chromium and /usr/bin/chromedriver (no driver download).
@@ -158,7 +159,8 @@ def main(cfg_path: str) -> None:
             _console(d)  # drop the login page's messages
             for dash in cfg["dashboards"]:
                 start = time.monotonic()
-                d.get(f"{cfg['url']}/superset/dashboard/{dash['slug']}/")
+                query = f"?{dash['query']}" if dash.get("query") else ""
+                d.get(f"{cfg['url']}/superset/dashboard/{dash['slug']}/{query}")
                 state: dict = {}
                 stable = 0
                 while time.monotonic() - start < cfg.get("timeout", 90):
@@ -176,7 +178,7 @@ def main(cfg_path: str) -> None:
                 if extra > 0:
                     d.set_window_size(WIDTH, HEIGHT + extra)
                     time.sleep(2)  # charts re-layout to the new size
-                png = shots / f"{dash['slug']}.png"
+                png = shots / f"{dash.get('name') or dash['slug']}.png"
                 d.save_screenshot(str(png))
                 if extra > 0:
                     d.set_window_size(WIDTH, HEIGHT)
@@ -185,6 +187,7 @@ def main(cfg_path: str) -> None:
                     state["errors"].append("sent back to the login page: the session was lost")
                 print("@@JSON " + json.dumps({
                     "slug": dash["slug"], **state, "excerpt": " ".join(text.split())[:300],
+                    "missing": [t for t in dash.get("expect", []) if t not in text],
                     "console": _console(d), "seconds": round(time.monotonic() - start, 1),
                     "screenshot": str(png), "has_error_text": any(
                         s in text for s in ("Unexpected error", "意外错误", "Error:", "错误：", "No results",

@@ -68,7 +68,8 @@ def do_security(cfg_path: str) -> None:
     ]
     if len(rls_tables) != len(cfg["rls_datasets"]):
         raise SystemExit(f"RLS datasets missing: {cfg['rls_datasets']} vs {[t.table_name for t in rls_tables]}")
-    table_perms = [_perm(sm, "datasource_access", t.perm) for t in rls_tables]
+    shared = [t for t in db.session.query(SqlaTable).all() if t.table_name in set(cfg["shared_datasets"])]
+    table_perms = [_perm(sm, "datasource_access", t.perm) for t in rls_tables + shared]
 
     manager_roles = []
     wanted_filters = set()

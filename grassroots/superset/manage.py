@@ -42,7 +42,6 @@ ASSETS = ROOT / "dashboards" / "assets"
 INSIDE = Path(__file__).with_name("_inside.py")
 DEFAULT_PORT = 8088
 HOSPITAL_DASHBOARD = "yiyuan-yunying"
-RLS_DATASETS = ["ds_beds", "ds_referrals"]
 
 
 class SupersetError(RuntimeError):
@@ -279,13 +278,15 @@ def _users(home: Path, hosp: list[dict], managers: int | None) -> list[dict]:
 def configure_security(home: Path, serving: Path, *, venv: Path = VENV,
                        managers: int | None = None) -> list[dict]:
     """Roles commission_analyst and hospital_manager_<code> (+ RLS filters), demo users."""
-    from grassroots.superset.authoring import DASHBOARDS
+    from grassroots.superset.authoring import DASHBOARDS, used_datasets
 
     hosp = hospitals(serving)
     users = _users(home, hosp, managers)
     cfg = {
         "hospitals": hosp,
-        "rls_datasets": RLS_DATASETS,
+        "rls_datasets": [d.table_name for d in used_datasets() if d.rls],
+        # the range every dashboard shows (calendar only, no facility data)
+        "shared_datasets": [d.table_name for d in used_datasets() if d.key == "period"],
         "hospital_dashboard_slug": HOSPITAL_DASHBOARD,
         "analyst_dashboard_slugs": [d.slug for d in DASHBOARDS if d.slug != HOSPITAL_DASHBOARD],
         "users": users,

@@ -3,8 +3,9 @@
 The column lists and types come from the dbt contracts (``dbt/models/marts/**/*.yml``), so the
 sample follows the real marts whenever they change.  Values are random but keyed on a small,
 consistent region (2 districts, 3 communities, 4 facilities of which 2 hospitals, 3 teams, 12
-months).  The metric catalogue is the real dbt seed; the name dimensions mirror the
-intermediate models the publisher reads; ``audit.validation_*`` holds a month of GX results.
+months of 2025, annual marts for the completed year).  The metric catalogue is the real dbt seed;
+the name dimensions and the month calendar mirror the intermediate models the publisher reads;
+``audit.validation_*`` holds a month of GX results.
 """
 
 from __future__ import annotations
@@ -44,8 +45,10 @@ TEAMS = [  # team, name, facility, community
 ]
 DRUGS = [("D001", "氨氯地平片", "C08CA01", False, True), ("D002", "二甲双胍片", "A10BA02", False, True),
          ("D003", "阿莫西林胶囊", "J01CA04", True, False)]
-ICD = [("I10", "Essential hypertension", "IX", "循环系统疾病"), ("E11", "Type 2 diabetes", "IV", "内分泌、营养和代谢疾病"),
-       ("J06", "Acute upper respiratory infections", "X", "呼吸系统疾病"), ("K29", "Gastritis", "XI", "消化系统疾病")]
+ICD = [("I10", "Essential hypertension", "特发性（原发性）高血压", "IX", "循环系统疾病"),
+       ("E11", "Type 2 diabetes", "2型糖尿病", "IV", "内分泌、营养和代谢疾病"),
+       ("J06", "Acute upper respiratory infections", "多发和未特指部位的急性上呼吸道感染", "X", "呼吸系统疾病"),
+       ("K29", "Gastritis", "胃炎和十二指肠炎", "XI", "消化系统疾病")]
 MONTHS = [date(2025, m, 1) for m in range(1, 13)]
 DAYS = [date(2025, 12, 1) + timedelta(days=i) for i in range(31)]
 
@@ -93,8 +96,8 @@ def _extras(cols: set[str]) -> list[dict]:
         out = [{"drug_code": d, "generic_name": n, "atc_code": a, "is_antibiotic": ab, "is_essential": True,
                 "is_vbp": v} for d, n, a, ab, v in DRUGS]
     if "icd10_category" in cols:
-        out = [{"icd10_category": c, "title_en": t, "chapter": ch, "chapter_title_zh": z, "chapter_range": ch,
-                "chapter_title_en": t} for c, t, ch, z in ICD]
+        out = [{"icd10_category": c, "title_en": t, "title_zh": tz, "chapter": ch, "chapter_title_zh": z,
+                "chapter_range": ch, "chapter_title_en": t} for c, t, tz, ch, z in ICD]
     if "disease" in cols:
         out = [{"disease": d} for d in ("hypertension", "diabetes")]
     if "setting" in cols:
@@ -105,12 +108,12 @@ def _extras(cols: set[str]) -> list[dict]:
 def _times(cols: set[str]) -> list[dict]:
     if "month" in cols:
         return [{"month": m} for m in MONTHS]
+    if "year" in cols:  # annual marts: a completed year, measured on its last day
+        return [{"year": 2025, "as_of_date": date(2025, 12, 31), "is_complete": True}]
     if "as_of_date" in cols:
         return [{"as_of_date": _month_end(m)} for m in MONTHS]
     if "business_date" in cols:
         return [{"business_date": d} for d in DAYS]
-    if "year" in cols:
-        return [{"year": 2025}]
     return [{}]
 
 
@@ -250,6 +253,10 @@ def build_sample_warehouse(path: Path, *, seed: int = 7) -> Path:
             "insert into intermediate.int_facilities_classified values (?,?,?,?,?,?,?,?)",
             [[f[0], f[1], f[2], f[3], f[4], dn[f[4]], f[5], f[3] == "grassroots"] for f in FACILITIES],
         )
+        con.execute(
+            "create table intermediate.int_calendar_months as select month, month_end, month_end as as_of_date,"
+            " true as is_complete, max(month_end) over () as data_as_of, year(month) as year from"
+            " (select unnest(?::date[]) as month, last_day(month) as month_end)", [MONTHS])
         con.execute(
             "create table staging.stg_raw__teams (team_code varchar, team_name varchar,"
             " facility_code varchar)"

@@ -10,6 +10,8 @@ select
     {{ safe_divide('sum(key_signed)', 'max(key_population)') }} as key_signing_rate,
     max(population_65plus) as population_65plus,
     {{ sum_int('signed_65plus') }} as signed_65plus,
+    max(population_0_6) as population_0_6,
+    {{ sum_int('signed_0_6') }} as signed_0_6,
     max(hypertension_patients) as hypertension_patients,
     {{ sum_int('signed_hypertension') }} as signed_hypertension,
     max(diabetes_patients) as diabetes_patients,
