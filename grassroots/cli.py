@@ -177,7 +177,7 @@ def demo(
 def screenshots(
     serving: Annotated[Path | None, typer.Option(
         help="Serving file to show [<home>/serving.duckdb, written by `grassroots demo`].")] = None,
-    out: Annotated[Path, typer.Option(help="Folder of the PNGs.")] = REPO / "dashboards" / "screenshots",
+    out: Annotated[Path, typer.Option(help="Folder of the PNGs.")] = settings.REPO / "dashboards" / "screenshots",
 ) -> None:
     """Refresh the committed dashboard screenshots (a throwaway Superset on the serving file)."""
     from grassroots.superset.browser import refresh_screenshots
