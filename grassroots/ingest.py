@@ -45,6 +45,7 @@ import duckdb
 
 from grassroots.contract import (
     DAILY,
+    DAILY_NAMES,
     DATASETS,
     STANDARD_VERSION,
     Column,
@@ -147,6 +148,7 @@ class Delivery:
     manifest: bytes | None = None  # manifest.json as delivered
     file_problems: list[tuple[str, str, str]] = field(default_factory=list)  # file, reason, detail
     prior: list = field(default_factory=list)  # audit rows already recorded for this facility-day
+    unlisted: list[str] = field(default_factory=list)  # dataset files the manifest leaves out
 
     @property
     def files_rejected(self) -> int:
@@ -313,6 +315,10 @@ def read_manifest(d: Delivery, facilities: set[str], today: date | None = None) 
         d.status, d.detail = "rejected", "; ".join(problems)
         d.content_sha256 = hashlib.sha256(raw).hexdigest()
         return
+    # The manifest says what the delivery is; a dataset's file it leaves out is not loaded, but
+    # is reported (its rows would otherwise vanish without a trace).
+    d.unlisted = sorted(e.name for e in os.scandir(d.folder) if e.name.endswith(".csv")
+                        and e.name[:-4] in DAILY_NAMES and e.name[:-4] not in seen)
     # Content = the files' stated checksums: a resend with identical checksums is the same delivery.
     d.content_sha256 = hashlib.sha256(
         "\n".join(sorted(f"{f.dataset}:{f.sha256}" for f in d.files)).encode()
@@ -1106,7 +1112,10 @@ class _Run:
             d.rows_loaded, d.rows_quarantined = int(g), int(q)
             d.status = "loaded"
             rejected = [f"{f.file_name} ({f.rejected[0]})" for f in d.files if f.rejected]
-            d.detail = ("files rejected: " + ", ".join(rejected)) if rejected else ""
+            d.detail = "; ".join(
+                ([f"files rejected: {', '.join(rejected)}"] if rejected else [])
+                + ([f"not in the manifest, not loaded: {', '.join(d.unlisted)}"]
+                   if d.unlisted else []))
             for f in d.files:
                 if f.rejected:
                     con.execute(

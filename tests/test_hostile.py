@@ -230,7 +230,22 @@ def test_an_extra_column_named_like_the_loaders_own_columns_is_ignored(
                    ) == [("V1", C, 2)]
 
 
-# -- silent loss --------------------------------------------------------------------------------
+# -- silent loss -------------------------------------------------------------------------------
+
+
+def test_a_dataset_file_the_manifest_leaves_out_is_reported(env: Env) -> None:
+    folder = env.landing.delivery(BD, C, {"outpatient_visits": (VISIT_HEADER, [visit("V1")]),
+                                          "health_records": (RECORD_HEADER, [record("R0000000001")])})
+    m = json.loads((folder / "manifest.json").read_text())
+    m["files"] = [f for f in m["files"] if f["dataset"] != "health_records"]
+    (folder / "manifest.json").write_text(json.dumps(m))
+    (folder / "notes.csv").write_text("not a dataset\n")
+    report = env.run()
+    assert report.statuses == {"loaded": 1}
+    assert env.sql("SELECT detail FROM audit.deliveries") == [
+        ("not in the manifest, not loaded: health_records.csv",)]
+    assert env.sql("SELECT count(*) FROM raw.health_records") == [(0,)]
+    assert env.sql("SELECT count(*) FROM raw.outpatient_visits") == [(1,)]
 
 
 @pytest.mark.parametrize("wrong, right", [("id_card_no ", "id_card_no"),
