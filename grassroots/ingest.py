@@ -53,6 +53,7 @@ from grassroots.contract import (
 )
 from grassroots.errors import RunError, environment_cause, one_line
 from grassroots.lock import writer_lock
+from grassroots.progress import progress as show_progress
 from grassroots.rules import (
     MASK,
     checks_for,
@@ -1331,7 +1332,7 @@ def _ingest(landing: Path, warehouse: Path, *, key: bytes, archive: Path,
                 to_load = run.classify(scan_landing(landing, date_from, date_to))
                 chunks = list(_chunks(to_load))
                 ahead = run.prefetch(chunks[0]) if chunks else None
-                for i, chunk in enumerate(_progress(chunks, progress, "loading facility-days")):
+                for i, chunk in enumerate(show_progress(chunks, progress, "loading facility-days")):
                     ahead.result()
                     # the next chunk's files are read while this one loads
                     ahead = run.prefetch(chunks[i + 1]) if i + 1 < len(chunks) else None
@@ -1370,16 +1371,3 @@ def _report(run: _Run) -> RunReport:
         reference_loaded=run.reference_loaded,
         deliveries=run.audit_rows,
     )
-
-
-def _progress(items: list, enabled: bool, label: str) -> Iterable:
-    if not enabled or not items:
-        yield from items
-        return
-    from rich.progress import Progress
-
-    with Progress() as p:
-        task = p.add_task(label, total=len(items))
-        for it in items:
-            yield it
-            p.advance(task)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -30,6 +29,7 @@ from grassroots.generate.calibration import CALIBRATION, Calibration
 from grassroots.generate.deliveries import Deliveries
 from grassroots.generate.population import Residents, age_at, age_band_index, build_residents
 from grassroots.generate.region import Region, build_region
+from grassroots.progress import progress as show_progress
 
 __all__ = ["Anomalies", "Calibration", "GenerateSummary", "generate"]
 
@@ -102,7 +102,7 @@ def generate(
     sim = Simulator(region, res, start, end, rng, calibration)
     days = [start + timedelta(days=k) for k in range((end - start).days + 1)]
     run = Deliveries(out, region, days, seed, anomalies)
-    for d in _each(days, f"generating {residents:,} residents", progress):
+    for d in show_progress(days, progress, f"generating {residents:,} residents"):
         run.day(d, sim.day(d))
     summary = GenerateSummary(
         out=str(out),
@@ -123,19 +123,6 @@ def generate(
     summary.seconds = round(time.perf_counter() - t0, 2)
     run.write_truth(summary.to_dict())
     return summary
-
-
-def _each(days: list[date], label: str, progress: bool) -> Iterator[date]:
-    if not progress:
-        yield from days
-        return
-    from rich.progress import Progress
-
-    with Progress() as bar:
-        task = bar.add_task(label, total=len(days))
-        for d in days:
-            yield d
-            bar.advance(task)
 
 
 # ---- reference files -------------------------------------------------------------------------
