@@ -32,7 +32,8 @@ REASON = {"bad_encoding": "编码错误", "missing_column": "缺少列", "type_e
           "id_birthdate_mismatch": "身份证与出生日期不符", "future_date": "未来日期", "negative_amount": "金额为负",
           "fee_mismatch": "费用不平衡", "bad_enum": "枚举值错误", "bad_direction": "转诊方向错误",
           "duplicate_key": "主键重复", "orphan_row": "孤立记录", "out_of_range": "数值越界",
-          "row_count_mismatch": "行数不符", "checksum_mismatch": "校验和不符"}
+          "row_count_mismatch": "行数不符", "checksum_mismatch": "校验和不符",
+          "bad_identifier": "标识符格式错误", "personal_data": "疑似个人信息", "symlink": "符号链接"}
 
 
 def _case(col: str, mapping: dict[str, str]) -> str:

@@ -599,6 +599,7 @@ left join dims.dim_facility f on f.facility_code = q.facility_code
     when 'negative_amount' then '金额为负' when 'fee_mismatch' then '费用不平衡' when 'bad_enum' then '枚举值错误'
     when 'bad_direction' then '转诊方向错误' when 'duplicate_key' then '主键重复' when 'orphan_row' then '孤立记录'
     when 'out_of_range' then '数值越界' when 'row_count_mismatch' then '行数不符' when 'checksum_mismatch' then '校验和不符'
+    when 'bad_identifier' then '标识符格式错误' when 'personal_data' then '疑似个人信息' when 'symlink' then '符号链接'
     else replace(u.reason, 'q_', '') end as reason_name,
   u.quarantined_rows
 from (
