@@ -177,6 +177,110 @@ def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bo
         [schema, table]).fetchone()[0])
 
 
+class _Issues:
+    """One problem per facility, described with its reference data; later evidence refines it."""
+
+    ORDER = {"missing": 0, "incomplete": 1, "not_loaded": 2, "late": 3}
+
+    def __init__(self, info: dict[str, dict]) -> None:
+        self.info = info
+        self.by_code: dict[str, FacilityIssue] = {}
+
+    def add(self, code: str, problem: str, detail: str = "") -> None:
+        f = self.info.get(code) or {}
+        self.by_code[code] = FacilityIssue(code, f.get("name") or "", f.get("type") or "",
+                                           f.get("district_code") or "", problem,
+                                           scrub(detail)[:200])
+
+    def problem(self, code: str) -> str | None:
+        i = self.by_code.get(code)
+        return i.problem if i else None
+
+    def sorted(self) -> list[FacilityIssue]:
+        return sorted(self.by_code.values(), key=lambda i: (self.ORDER[i.problem],
+                                                            i.facility_code))
+
+
+def _delivery_statuses(con: duckdb.DuckDBPyConnection,
+                       business_date: date) -> dict[str, tuple[str, str]]:
+    """Each facility's best delivery of the day: a loaded one, else the latest received."""
+    if not _table_exists(con, "audit", "deliveries"):
+        return {}
+    return {fac: (status, detail or "") for fac, status, detail in con.execute(
+        "SELECT facility_code, status, detail FROM audit.deliveries "
+        "WHERE business_date = ? QUALIFY row_number() OVER (PARTITION BY "
+        "facility_code ORDER BY (status = 'loaded') DESC, received_at DESC) = 1",
+        [business_date]).fetchall()}
+
+
+def _from_delivery_quality(con: duckdb.DuckDBPyConnection, rep: DailyReport, business_date: date,
+                           statuses: dict[str, tuple[str, str]], issues: _Issues) -> None:
+    rep.source = "marts.mart_delivery_quality"
+    rows = con.execute(
+        "SELECT facility_code, expected, delivered, on_time, rows_loaded, "
+        "rows_quarantined, files_rejected, delivery_status, first_generated_at "
+        "FROM marts.mart_delivery_quality WHERE business_date = ? ORDER BY 1",
+        [business_date]).fetchall()
+    for (fac, exp, dlv, ontime, rl, rq, fr, status, gen) in rows:
+        rep.expected += exp or 0
+        rep.delivered += dlv or 0
+        rep.on_time += ontime or 0
+        rep.rows_loaded += rl or 0
+        rep.rows_quarantined += rq or 0
+        rep.files_rejected += fr or 0
+        if exp and not dlv:
+            if status is None:
+                issues.add(fac, "missing", "截止时未收到数据包 (no folder)")
+            else:
+                issues.add(fac, "not_loaded", f"{status}: {statuses.get(fac, ('', ''))[1]}")
+        elif exp and not ontime:
+            issues.add(fac, "late", f"generated_at {gen}")
+
+
+def _from_audit(con: duckdb.DuckDBPyConnection, rep: DailyReport, business_date: date,
+                statuses: dict[str, tuple[str, str]], issues: _Issues) -> None:
+    """Before the marts exist (or when dbt failed): the loader's own audit of the day."""
+    rep.source = "audit.deliveries"
+    for fac, (status, detail) in statuses.items():
+        if status != "loaded":
+            issues.add(fac, "not_loaded", f"{status}: {detail}")
+    r = con.execute("SELECT count(*) FILTER (status = 'loaded'), "
+                    "coalesce(sum(rows_loaded) FILTER (status = 'loaded'), 0), "
+                    "coalesce(sum(rows_quarantined) FILTER (status = 'loaded'), 0) "
+                    "FROM audit.deliveries WHERE business_date = ?", [business_date]).fetchone()
+    rep.delivered, rep.rows_loaded, rep.rows_quarantined = r
+
+
+def _quarantine_counts(con: duckdb.DuckDBPyConnection, business_date: date,
+                       names: dict[str, str]) -> list[tuple[str, str, str, str, int]]:
+    """Quarantined rows by facility, reason and dataset, from each facility's latest version."""
+    if not _table_exists(con, "audit", "quarantine"):
+        return []
+    return [(fac, names.get(fac, ""), reason, ds or "", n)
+            for fac, reason, ds, n in con.execute(
+                "WITH q AS (SELECT *, max(coalesce(delivery_version, 0)) OVER "
+                "(PARTITION BY facility_code) AS latest FROM audit.quarantine "
+                "WHERE business_date = ?) "
+                "SELECT facility_code, reason, dataset, count(*) FROM q "
+                "WHERE coalesce(delivery_version, 0) = latest "
+                "GROUP BY ALL ORDER BY 4 DESC, 1, 2", [business_date]).fetchall()]
+
+
+def _from_arrivals(arrivals: Arrivals, rep: DailyReport, issues: _Issues) -> None:
+    """The sensor's view at the cut-off: what never arrived, arrived incomplete or late."""
+    if not rep.expected:
+        rep.expected = len(arrivals.expected)
+    for code in arrivals.missing:
+        if issues.problem(code) in (None, "not_loaded"):
+            issues.add(code, "missing", f"截止 {arrivals.cutoff} 时未收到数据包 (no folder)")
+    for code, why in arrivals.incomplete.items():
+        if issues.problem(code) in (None, "missing", "not_loaded"):
+            issues.add(code, "incomplete", why)
+    for code, gen in arrivals.late.items():
+        if issues.problem(code) is None:
+            issues.add(code, "late", f"generated_at {gen}")
+
+
 def build_report(warehouse: Path, business_date: date, *, landing: Path | None = None,
                  arrivals: Arrivals | dict | None = None, raw: QualityResult | dict | None = None,
                  marts: QualityResult | dict | None = None) -> DailyReport:
@@ -189,84 +293,18 @@ def build_report(warehouse: Path, business_date: date, *, landing: Path | None =
                       marts=QualityResult.from_dict(marts))
     info = facility_info(landing, warehouse)
     rep.names = {code: (f.get("name") or "") for code, f in info.items()}
-    issues: dict[str, FacilityIssue] = {}
-
-    def issue(code: str, problem: str, detail: str = "") -> None:
-        f = info.get(code, {})
-        issues[code] = FacilityIssue(code, f.get("name") or "", f.get("type") or "",
-                                     f.get("district_code") or "", problem, scrub(detail)[:200])
-
-    statuses: dict[str, tuple[str, str]] = {}
-    wh = Path(warehouse)
-    if wh.exists():
-        with duckdb.connect(str(wh), read_only=True) as con:
-            if _table_exists(con, "audit", "deliveries"):
-                for fac, status, detail in con.execute(
-                    "SELECT facility_code, status, detail FROM audit.deliveries "
-                    "WHERE business_date = ? QUALIFY row_number() OVER (PARTITION BY "
-                    "facility_code ORDER BY (status = 'loaded') DESC, received_at DESC) = 1",
-                        [business_date]).fetchall():
-                    statuses[fac] = (status, detail or "")
+    issues = _Issues(info)
+    if Path(warehouse).exists():
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            statuses = _delivery_statuses(con, business_date)
             if _table_exists(con, "marts", "mart_delivery_quality"):
-                rep.source = "marts.mart_delivery_quality"
-                rows = con.execute(
-                    "SELECT facility_code, expected, delivered, on_time, rows_loaded, "
-                    "rows_quarantined, files_rejected, delivery_status, first_generated_at "
-                    "FROM marts.mart_delivery_quality WHERE business_date = ? ORDER BY 1",
-                    [business_date]).fetchall()
-                for (fac, exp, dlv, ontime, rl, rq, fr, status, gen) in rows:
-                    rep.expected += exp or 0
-                    rep.delivered += dlv or 0
-                    rep.on_time += ontime or 0
-                    rep.rows_loaded += rl or 0
-                    rep.rows_quarantined += rq or 0
-                    rep.files_rejected += fr or 0
-                    if exp and not dlv:
-                        if status is None:
-                            issue(fac, "missing", "截止时未收到数据包 (no folder)")
-                        else:
-                            issue(fac, "not_loaded",
-                                  f"{status}: {statuses.get(fac, ('', ''))[1]}")
-                    elif exp and not ontime:
-                        issue(fac, "late", f"generated_at {gen}")
+                _from_delivery_quality(con, rep, business_date, statuses, issues)
             elif _table_exists(con, "audit", "deliveries"):
-                rep.source = "audit.deliveries"
-                for fac, (status, detail) in statuses.items():
-                    if status != "loaded":
-                        issue(fac, "not_loaded", f"{status}: {detail}")
-                r = con.execute("SELECT count(*) FILTER (status = 'loaded'), "
-                                "coalesce(sum(rows_loaded) FILTER (status = 'loaded'), 0), "
-                                "coalesce(sum(rows_quarantined) FILTER (status = 'loaded'), 0) "
-                                "FROM audit.deliveries WHERE business_date = ?",
-                                [business_date]).fetchone()
-                rep.delivered, rep.rows_loaded, rep.rows_quarantined = r
-            if _table_exists(con, "audit", "quarantine"):
-                rep.quarantine = [
-                    (fac, (info.get(fac) or {}).get("name") or "", reason, ds or "", n)
-                    for fac, reason, ds, n in con.execute(
-                        "WITH q AS (SELECT *, max(coalesce(delivery_version, 0)) OVER "
-                        "(PARTITION BY facility_code) AS latest FROM audit.quarantine "
-                        "WHERE business_date = ?) "
-                        "SELECT facility_code, reason, dataset, count(*) FROM q "
-                        "WHERE coalesce(delivery_version, 0) = latest "
-                        "GROUP BY ALL ORDER BY 4 DESC, 1, 2", [business_date]).fetchall()]
+                _from_audit(con, rep, business_date, statuses, issues)
+            rep.quarantine = _quarantine_counts(con, business_date, rep.names)
     if arrivals is not None:
-        if not rep.expected:
-            rep.expected = len(arrivals.expected)
-        for code in arrivals.missing:
-            if code not in issues or issues[code].problem == "not_loaded":
-                issue(code, "missing", f"截止 {arrivals.cutoff} 时未收到数据包 (no folder)")
-        for code, why in arrivals.incomplete.items():
-            if code not in issues or issues[code].problem in ("missing", "not_loaded"):
-                issue(code, "incomplete", why)
-        for code, gen in arrivals.late.items():
-            issues.setdefault(code, FacilityIssue(
-                code, (info.get(code) or {}).get("name") or "",
-                (info.get(code) or {}).get("type") or "",
-                (info.get(code) or {}).get("district_code") or "", "late",
-                f"generated_at {gen}"))
-    order = {"missing": 0, "incomplete": 1, "not_loaded": 2, "late": 3}
-    rep.issues = sorted(issues.values(), key=lambda i: (order[i.problem], i.facility_code))
+        _from_arrivals(arrivals, rep, issues)
+    rep.issues = issues.sorted()
     return rep
 
 

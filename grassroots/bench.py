@@ -342,9 +342,6 @@ class Bench:
 
     def env(self, tag: str) -> dict[str, str]:
         env = dict(os.environ)
-        # each warehouse gets its own dbt target/log folders (the repo's dbt/target stays untouched)
-        env["DBT_TARGET_PATH"] = str(self.data / f"dbt-target-{tag}")
-        env["DBT_LOG_PATH"] = str(self.data / f"dbt-logs-{tag}")
         env["GRASSROOTS_HMAC_KEY"] = BENCH_KEY
         env["GRASSROOTS_GX_DIR"] = str(self.data / f"gx-{tag}")
         env["GRASSROOTS_DATA_DOCS"] = str(self.data / f"data-docs-{tag}")

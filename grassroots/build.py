@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grassroots.settings import DBT_DIR
+from grassroots.settings import DBT_DIR, memory_limit
 
 
 class DbtError(RuntimeError):
@@ -31,9 +31,20 @@ def _dbt_executable() -> str:
     return found
 
 
+def work_dir(warehouse: Path) -> Path:
+    """dbt's target and log folders of one warehouse, beside it.  Per warehouse so that dbt's
+    partial parsing survives from one night to the next (it starts over whenever the profile,
+    and with it the warehouse path, differs from the saved parse) and so that runs on two
+    warehouses never share a manifest."""
+    warehouse = Path(warehouse).resolve()
+    return warehouse.with_name(warehouse.name + ".dbt")
+
+
 def _run(args: list[str], warehouse: Path, target: str = "duckdb") -> str:
+    work = work_dir(warehouse)
     env = dict(os.environ)
     env["GRASSROOTS_WAREHOUSE"] = str(Path(warehouse).resolve())
+    env["GRASSROOTS_MEMORY_LIMIT"] = memory_limit()
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
     cmd = [
         _dbt_executable(),
@@ -44,6 +55,10 @@ def _run(args: list[str], warehouse: Path, target: str = "duckdb") -> str:
         str(DBT_DIR),
         "--target",
         target,
+        "--target-path",
+        str(work / "target"),
+        "--log-path",
+        str(work / "logs"),
     ]
     proc = subprocess.run(cmd, cwd=DBT_DIR, env=env, capture_output=True, text=True)
     output = proc.stdout + proc.stderr
@@ -82,10 +97,15 @@ def build(
         return _run([*args, "--full-refresh"], Path(warehouse), target)
 
 
+def show(sql: str, warehouse: Path, *, target: str = "duckdb") -> str:
+    """``dbt show --inline``: run one query through dbt's own connection; returns dbt's log."""
+    return _run(["show", "--inline", sql], Path(warehouse), target)
+
+
 def docs_generate(warehouse: Path, *, target: str = "duckdb") -> Path:
     """``dbt docs generate``; returns the target directory holding index.html/catalog.json."""
     _run(["docs", "generate"], Path(warehouse), target)
-    return DBT_DIR / "target"
+    return work_dir(warehouse) / "target"
 
 
 if __name__ == "__main__":

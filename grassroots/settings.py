@@ -11,6 +11,17 @@ REPO = Path(__file__).resolve().parent.parent
 DBT_DIR = REPO / "dbt"
 
 
+def memory_limit() -> str:
+    """``GRASSROOTS_MEMORY_LIMIT``: the most memory DuckDB may use in the loader and in dbt (a
+    DuckDB size, e.g. ``4GB``); beyond it DuckDB spills to disk instead of the job being killed.
+    Default: half of this machine's memory, leaving the rest to Airflow, Superset and the OS."""
+    value = os.environ.get("GRASSROOTS_MEMORY_LIMIT")
+    if value:
+        return value
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(1, total // 2 // 2**30)}GB"
+
+
 def home() -> Path:
     """``GRASSROOTS_HOME``: where the demo and the DAG keep their data (default ``<repo>/var``)."""
     return Path(os.environ.get("GRASSROOTS_HOME") or REPO / "var")

@@ -992,3 +992,22 @@ def test_grain_tests_catch_a_duplicate_key(built, tmp_path):
     _run(["test", "--select", "int_outpatient_visits_current"], wh)  # untouched: passes
     with pytest.raises(DbtError, match="unique_combination_int_prescriptions_current"):
         _run(["test", "--select", "int_prescriptions_current"], wh)
+
+
+def test_dbt_runs_within_the_memory_limit_and_keeps_its_parse(tmp_path, monkeypatch):
+    """dbt's DuckDB connection gets GRASSROOTS_MEMORY_LIMIT, and the parse of one night is
+    reused the next (target folder beside the warehouse, profile unchanged)."""
+    from grassroots import settings
+    from grassroots.build import show, work_dir
+
+    wh = tmp_path / "w.duckdb"
+    duckdb.connect(str(wh)).close()
+    monkeypatch.setenv("GRASSROOTS_MEMORY_LIMIT", "1GB")
+    first = show("select current_setting('memory_limit') as limit_now", wh)
+    assert "953.6 MiB" in first  # DuckDB reports 1 GB in MiB
+    assert (work_dir(wh) / "target" / "partial_parse.msgpack").is_file()
+    again = show("select 1 as one", wh)
+    assert "full parse" not in again and "Unable to do partial parsing" not in again
+    monkeypatch.delenv("GRASSROOTS_MEMORY_LIMIT")
+    default = settings.memory_limit()  # half of this machine's memory
+    assert default.endswith("GB") and int(default[:-2]) >= 1

@@ -10,7 +10,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from grassroots.contract import DAILY, DATASETS, REFERENCE
+from grassroots.contract import DAILY, REFERENCE
 from grassroots.quality import checks
 from grassroots.quality.result import QualityResult
 from grassroots.warehouse import ensure_schema
@@ -33,45 +33,34 @@ def test_committed_expectations_match_the_generator():
                        f"model contracts; run `uv run python -m grassroots.quality.checks`: {stale}")
 
 
-def test_raw_suites_cover_the_contract():
+def test_the_raw_layer_checks_deliveries_not_rows():
+    """Row rules are the loader's: the raw suites are the column check and the cross-dataset
+    and history checks of reconcile.py, nothing that restates a quarantine rule."""
+    from grassroots.quality import reconcile
+
     suites = {s["name"]: s for s in checks.load_suites("raw")}
-    assert set(suites) == {f"raw.{d.name}" for d in REFERENCE + DAILY}
-    for name, ds in DATASETS.items():
-        ex = suites[f"raw.{name}"]["expectations"]
-        by = {}
-        for e in ex:
-            by.setdefault((e["type"], e["kwargs"].get("column"),
-                           e["kwargs"].get("row_condition")), []).append(e)
-        for c in ds.stored_columns:
-            col = c.stored_name
-            assert ("expect_column_values_to_be_in_type_list", col, None) in by
-            if c.required:
-                assert ("expect_column_values_to_not_be_null", col, None) in by, col
-            if c.enum:
-                (e,) = by[("expect_column_values_to_be_in_set", col, None)]
-                assert {str(v) for v in e["kwargs"]["value_set"]} == set(c.enum)
-            if c.min is not None or c.max is not None:
-                (e,) = by[("expect_column_values_to_be_between", col, None)]
-                assert e["kwargs"].get("min_value") == c.min
-                assert e["kwargs"].get("max_value") == c.max
-        for col, wc, wv in ds.required_when:
-            assert ("expect_column_values_to_not_be_null", col, f'{wc}=="{wv}"') in by
-        # personal columns never appear in clear
-        cols = next(e for e in ex if e["type"] == "expect_table_columns_to_match_set")
-        assert not {"id_card_no", "name", "phone"} & set(cols["kwargs"]["column_set"])
+    assert set(suites) == {"raw.columns"} | {f"reconcile.{f}" for f in checks.RECONCILE}
+    assert {s["meta"]["frame"] for s in suites.values()} <= set(reconcile.FRAMES)
+    kinds = {e["type"] for s in suites.values() for e in s["expectations"]}
+    assert not kinds & {"expect_column_values_to_be_in_type_list",
+                        "expect_column_values_to_not_be_null",
+                        "expect_compound_columns_to_be_unique"}
 
 
-def test_raw_suite_columns_equal_the_warehouse_ddl():
+def test_raw_columns_equal_the_warehouse_ddl_and_catch_a_clear_personal_column():
+    from grassroots.quality.reconcile import table_columns
+
     con = duckdb.connect()
     ensure_schema(con)
-    for s in checks.load_suites("raw"):
-        schema, table = s["name"].split(".")
-        actual = [c for (c,) in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND "
-            "table_name = ? ORDER BY ordinal_position", [schema, table]).fetchall()]
-        expected = next(e for e in s["expectations"]
-                        if e["type"] == "expect_table_columns_to_match_set")
-        assert expected["kwargs"]["column_set"] == actual, s["name"]
+    frame = table_columns(con)
+    assert set(frame.problem) == {"ok"}
+    assert {t for t in frame.table_name} == {f"raw.{d.name}" for d in REFERENCE + DAILY}
+    stored = set(frame.column_name)
+    assert not {"id_card_no", "name", "phone"} & stored and "id_card_hash" in stored
+    con.execute("ALTER TABLE raw.signings ADD COLUMN phone VARCHAR")
+    con.execute("DROP TABLE raw.referrals")
+    problems = set(table_columns(con).problem) - {"ok"}
+    assert problems == {"raw.signings.phone: not in the contract", "raw.referrals: table missing"}
 
 
 def test_every_check_has_a_kahn_category_and_the_table_lists_them_all():
@@ -87,17 +76,27 @@ def test_every_check_has_a_kahn_category_and_the_table_lists_them_all():
     assert cats == set(checks.CATEGORIES)
 
 
-def test_mart_suites_follow_the_dbt_models():
+def test_mart_suites_hold_what_dbt_does_not():
+    """A mart suite bounds rates in their plausible band and proportions dbt does not test;
+    columns, nulls and grain are the dbt contract's and tests' and are not repeated."""
     models = {m["name"]: m for m in checks.mart_models()}
     suites = {s["meta"]["model"]: s for s in checks.load_suites("marts") if "model" in s["meta"]}
-    assert set(suites) == set(models)
-    dq = suites["mart_delivery_quality"]["expectations"]
-    assert any(e["type"] == "expect_compound_columns_to_be_unique"
-               and e["kwargs"]["column_list"] == ["business_date", "facility_code"] for e in dq)
-    gv = suites["mart_grassroots_visits"]["expectations"]
-    share = [e for e in gv if e["kwargs"].get("column") == "grassroots_share"]
-    assert {(e["kwargs"]["min_value"], e["kwargs"]["max_value"], e["meta"]["severity"])
-            for e in share} >= {(0, 1, "error"), (0.05, 0.98, "warning")}
+    assert set(suites) <= set(models)
+    for name, m in models.items():
+        ex = suites.get(name, {"expectations": []})["expectations"]
+        assert {e["type"] for e in ex} <= {"expect_column_values_to_be_between"}
+        bounded = {e["kwargs"]["column"] for e in ex}
+        for c in m["columns"]:
+            tested = "rate_between" in dict(checks._tests(c))
+            proportion = (c["name"].endswith(("_rate", "_share"))
+                          and c["name"] not in checks.UNBOUNDED_RATES)
+            if c["name"] in checks.MART_RANGES or (proportion and not tested):
+                assert c["name"] in bounded, (name, c["name"])
+            elif tested:
+                assert c["name"] not in bounded, (name, c["name"])
+    (share,) = suites["mart_grassroots_visits"]["expectations"]
+    assert (share["kwargs"]["min_value"], share["kwargs"]["max_value"],
+            share["meta"]["severity"]) == (0.05, 0.98, "warning")
     bu = [e for e in suites["mart_bed_utilization"]["expectations"]
           if e["kwargs"].get("column") == "bed_utilization_rate"]
     assert bu and all(e["kwargs"]["max_value"] >= 1.5 for e in bu)  # 加床 allowed
@@ -115,42 +114,18 @@ def runner(tmp_path_factory):
     return Runner(root=root / "gx", docs=root / "docs")
 
 
-def _mart_frame(name: str, n: int = 3) -> pd.DataFrame:
-    model = next(m for m in checks.mart_models() if m["name"] == name)
-    data = {}
-    for c in model["columns"]:
-        t = str(c.get("data_type", "")).lower()
-        col = c["name"]
-        if t == "date":
-            data[col] = pd.to_datetime([date(2025, 1 + k, 1) for k in range(n)])
-        elif t in ("bigint", "integer"):
-            data[col] = [10 + k for k in range(n)]
-        elif t in ("double", "float") or t.startswith("decimal"):
-            data[col] = [0.5] * n
-        else:
-            data[col] = [f"{col}{k}" for k in range(n)]
-    return pd.DataFrame(data)
-
-
 def test_mart_suite_catches_an_out_of_range_rate(runner):
-    df = _mart_frame("mart_grassroots_visits")
-    n, fails = runner.validate("marts.mart_grassroots_visits", df)
-    assert n > 10 and not [f for f in fails if f.severity == "error"], fails
-    df.loc[1, "grassroots_share"] = 1.7
-    df.loc[2, "signed_visits"] = -3
-    _, fails = runner.validate("marts.mart_grassroots_visits", df)
-    errors = {(f.target, f.expectation): f for f in fails if f.severity == "error"}
-    rate = errors[("grassroots_share", "expect_column_values_to_be_between")]
-    assert rate.category == "plausibility" and rate.unexpected_count == 1
-    assert rate.sample == ["1.7"] and "1 unexpected" in rate.observed
-    assert ("signed_visits", "expect_column_values_to_be_between") in errors
-    warn = [f for f in fails if f.severity == "warning" and f.target == "grassroots_share"]
-    assert warn, "plausible-range check (warning) should also flag 1.7"
-    # grain
-    df2 = _mart_frame("mart_grassroots_visits")
-    df2.loc[1, ["month", "district_code"]] = df2.loc[0, ["month", "district_code"]].values
-    _, fails = runner.validate("marts.mart_grassroots_visits", df2)
-    assert any(f.expectation == "expect_compound_columns_to_be_unique" for f in fails)
+    df = pd.DataFrame({"signing_rate": [0.3, 0.5, 0.7]})
+    n, fails = runner.validate("marts.mart_signing_coverage", df)
+    assert n == 1 and fails == []
+    df.loc[1, "signing_rate"] = 1.7
+    _, fails = runner.validate("marts.mart_signing_coverage", df)
+    (rate,) = fails
+    assert (rate.target, rate.severity, rate.category) == ("signing_rate", "error", "plausibility")
+    assert rate.unexpected_count == 1 and rate.sample == ["1.7"] and "1 unexpected" in rate.observed
+    _, fails = runner.validate("marts.mart_grassroots_visits",
+                               pd.DataFrame({"grassroots_share": [0.6, 0.99]}))
+    assert [(f.target, f.severity) for f in fails] == [("grassroots_share", "warning")]
 
 
 def test_outlier_check_flags_a_spike(runner):
@@ -307,21 +282,23 @@ def test_validate_raw_on_a_loaded_warehouse(env, runner):
     env.run()
     res = validate_raw(env.warehouse, date(2025, 3, 1), runner=runner)
     assert res.success, [f.check_id + " " + f.observed for f in res.failures]
-    assert res.evaluated > 300 and len(res.suites) == 14
+    assert res.suites == [s["name"] for s in checks.load_suites("raw")]
+    assert res.evaluated == len(res.suites)
     assert Path(res.data_docs).is_file()
     again = QualityResult.from_dict(json.loads(json.dumps(res.to_dict())))
     assert again.success and again.evaluated == res.evaluated
     # no marts built: every mart suite reports its missing table, none passes silently
     marts = validate_marts(env.warehouse, date(2025, 3, 1), runner=runner)
     assert not marts.success
-    assert {f.suite for f in marts.failures} == {f"marts.{m}" for m in checks.mart_names()}
-    # a row breaking the contract that slipped into raw is caught
+    assert {f.suite for f in marts.failures} == {
+        s["name"] for s in checks.load_suites("marts") if "model" in s["meta"]}
+    # a clear personal column that slipped into raw fails the layer
     with duckdb.connect(str(env.warehouse)) as con:
-        con.execute("UPDATE raw.outpatient_visits SET visit_type = 'walk_in', total_fee = -1")
+        con.execute("ALTER TABLE raw.outpatient_visits ADD COLUMN name VARCHAR")
     bad = validate_raw(env.warehouse, date(2025, 3, 1), runner=runner)
-    targets = {(f.suite, f.target, f.category) for f in bad.failures}
-    assert ("raw.outpatient_visits", "visit_type", "conformance") in targets
-    assert ("raw.outpatient_visits", "total_fee", "plausibility") in targets
+    (f,) = bad.failures
+    assert (f.suite, f.category, f.severity) == ("raw.columns", "conformance", "error")
+    assert f.sample == ["raw.outpatient_visits.name: not in the contract"]
 
 
 def test_arrivals_classify_expected_facilities(env):
@@ -419,3 +396,86 @@ def test_validation_results_are_recorded_by_the_pipeline_and_published(env, runn
     with duckdb.connect(str(serving), read_only=True) as con:
         assert con.execute("SELECT (SELECT count(*) FROM audit.validation_results),"
                            " (SELECT count(*) FROM audit.validation_failures)").fetchone() == (0, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The raw layer's delivery checks, on hand-made rows with answers worked out by hand
+
+
+@pytest.fixture()
+def delivered():
+    """Two facilities over 29 business dates (28 days of history + the day validated)."""
+    con = duckdb.connect()
+    ensure_schema(con)
+    bd = date(2025, 3, 29)
+    days = [bd - timedelta(days=k) for k in range(29)]
+    for d in days:
+        for fac in ("H1", "C1"):
+            # 40 visits a day, 30 of them with a prescription of 10 yuan (drug fee 10 each);
+            # C1 leaves the department code empty on 10 of 40 visits
+            for i in range(40):
+                vid = f"{fac}-{d}-{i}"
+                dept = None if (fac == "C1" and i < 10) else "01"
+                prescribed = i < 30
+                if fac == "H1" and d == bd:  # today H1's prescriptions stop arriving
+                    prescribed = i < 3
+                con.execute("INSERT INTO raw.outpatient_visits (visit_id, facility_code, "
+                            "department_code, drug_fee, _business_date) VALUES (?, ?, ?, ?, ?)",
+                            [vid, fac, dept, 10 if i < 30 else 0, d])
+                if prescribed:
+                    con.execute("INSERT INTO raw.prescriptions (prescription_id, line_no, "
+                                "facility_code, visit_id, amount, _business_date) "
+                                "VALUES (?, 1, ?, ?, 10, ?)", [vid, fac, vid, d])
+    # today C1's department codes go missing on 35 of 40 visits
+    con.execute("UPDATE raw.outpatient_visits SET department_code = NULL WHERE "
+                "facility_code = 'C1' AND _business_date = ? AND "
+                "CAST(split_part(visit_id, '-', -1) AS INT) < 35", [bd])
+    # the census: H1's ward 01 had 20 beds occupied yesterday, 3 admitted and 2 discharged
+    # today -> 21; it reports 25.  C1 reports 4 discharges, delivers 1 discharge record.
+    con.execute("INSERT INTO raw.bed_census (facility_code, census_date, department_code, "
+                "occupied_beds, admissions, discharges, _business_date) VALUES "
+                "('H1', ?, '01', 20, 0, 0, ?), ('H1', ?, '01', 25, 3, 2, ?), "
+                "('C1', ?, '02', 10, 0, 0, ?), ('C1', ?, '02', 6, 0, 4, ?)",
+                [bd - timedelta(days=1)] * 2 + [bd] * 2 + [bd - timedelta(days=1)] * 2 + [bd] * 2)
+    con.execute("INSERT INTO raw.inpatient_discharges (stay_id, facility_code, discharge_time, "
+                "_business_date) VALUES ('S1', 'H1', ?, ?), ('S2', 'H1', ?, ?), "
+                "('S3', 'C1', ?, ?)", [f"{bd} 10:00", bd] * 3)
+    yield con, bd
+    con.close()
+
+
+def test_delivery_checks_on_known_answers(delivered):
+    from grassroots.quality import reconcile
+
+    con, bd = delivered
+    census = reconcile.census_discharges(con, bd).set_index("facility_code")
+    # H1: 2 vs 2 -> gap 0 - 2 = -2; C1: 4 vs 1 -> 3 - max(2, 0.4) = 1
+    assert census.excess_gap.to_dict() == {"C1": 1.0, "H1": -2.0}
+    balance = reconcile.census_balance(con, bd).set_index("facility_code")
+    assert balance.expected_occupied.to_dict() == {"C1": 6, "H1": 21}
+    assert balance.balance_gap.to_dict() == {"C1": 0, "H1": 4}
+    rx = reconcile.prescribed_visits(con, bd).set_index("facility_code")
+    assert rx.history_days.to_dict() == {"C1": 28, "H1": 28}
+    assert rx.share.to_dict() == {"C1": 0.75, "H1": 0.075}
+    # H1: (0.075 - 0.75) / sqrt(0.75 * 0.25 / 40) = -9.859
+    assert round(rx.z_score["H1"], 3) == -9.859 and rx.z_score["C1"] == 0
+    fees = reconcile.drug_fees(con, bd).set_index("facility_code")
+    assert fees.covered_share.to_dict() == {"C1": 1.0, "H1": 0.1}  # 3 × 10 of 30 × 10
+    nulls = reconcile.null_shares(con, bd)
+    dept = nulls[(nulls.dataset == "outpatient_visits") & (nulls.column == "department_code")]
+    # C1: 35/40 today against 10/40 before: +0.625; H1 never empty
+    assert dept.set_index("facility_code").null_share_shift.round(3).to_dict() == {
+        "C1": 0.625, "H1": 0.0}
+
+
+def test_delivery_checks_warn_through_gx(delivered, runner):
+    from grassroots.quality import reconcile
+
+    con, bd = delivered
+    flagged = {}
+    for frame in checks.RECONCILE:
+        _, fails = runner.validate(f"reconcile.{frame}", reconcile.FRAMES[frame](con, bd))
+        assert all(f.severity == "warning" for f in fails)
+        flagged[frame] = [f.unexpected_count for f in fails]
+    assert flagged == {"census_discharges": [1], "census_balance": [1], "prescribed_visits": [1],
+                       "drug_fees": [1], "null_shares": [1]}

@@ -21,13 +21,25 @@
     )
 {%- endmacro %}
 
-{#- Contract `a` outranks contract `b` of the same resident: it started later, then was signed
-    later, then has the greater contract_id ("the one that started last"). -#}
+{#- "The contract that started last" of a resident: later start, then later signing, then the
+    greater contract_id.  Both forms below come from this one list. -#}
+{% macro contract_rank_keys() -%}
+    {{ return(['start_date', 'sign_date', 'contract_id']) }}
+{%- endmacro %}
+
+{#- Contract `a` outranks contract `b` of the same resident. -#}
 {% macro ranks_after(a, b) -%}
+    {%- set keys = contract_rank_keys() -%}
     (
-        {{ a }}.start_date > {{ b }}.start_date
-        or ({{ a }}.start_date = {{ b }}.start_date and {{ a }}.sign_date > {{ b }}.sign_date)
-        or ({{ a }}.start_date = {{ b }}.start_date and {{ a }}.sign_date = {{ b }}.sign_date
-            and {{ a }}.contract_id > {{ b }}.contract_id)
+    {%- for k in keys %}
+        {% if not loop.first %}or {% endif %}(
+        {%- for e in keys[:loop.index0] %}{{ a }}.{{ e }} = {{ b }}.{{ e }} and {% endfor -%}
+        {{ a }}.{{ k }} > {{ b }}.{{ k }})
+    {%- endfor %}
     )
+{%- endmacro %}
+
+{#- Window order that puts a resident's outranking contract first. -#}
+{% macro contract_rank_order(c) -%}
+    {%- for k in contract_rank_keys() %}{{ c }}.{{ k }} desc{% if not loop.last %}, {% endif %}{% endfor -%}
 {%- endmacro %}

@@ -29,6 +29,7 @@ from grassroots.generate.calibration import CALIBRATION, Calibration
 from grassroots.generate.deliveries import Deliveries
 from grassroots.generate.population import Residents, age_at, age_band_index, build_residents
 from grassroots.generate.region import Region, build_region
+from grassroots.generate.world import World
 from grassroots.progress import progress as show_progress
 
 __all__ = ["Anomalies", "Calibration", "GenerateSummary", "generate"]
@@ -99,7 +100,7 @@ def generate(
     region = build_region(residents, rng)
     res = build_residents(region, residents, start, rng)
     _write_reference(out, region, res, start, end, np.random.default_rng([seed, 2]))
-    sim = Simulator(region, res, start, end, rng, calibration)
+    sim = Simulator(World(region, res, start, end, rng, calibration))
     days = [start + timedelta(days=k) for k in range((end - start).days + 1)]
     run = Deliveries(out, region, days, seed, anomalies)
     for d in show_progress(days, progress, f"generating {residents:,} residents"):

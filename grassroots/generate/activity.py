@@ -15,26 +15,15 @@ import numpy as np
 from grassroots.generate import checkups, contracts, followups, inpatient, records, referrals
 from grassroots.generate import visits as outpatient
 from grassroots.generate import writer as w
-from grassroots.generate.calibration import Calibration
-from grassroots.generate.population import Residents
 from grassroots.generate.prescriptions import formulary
-from grassroots.generate.region import Region
 from grassroots.generate.world import World, day_number
 
 
 class Simulator:
-    def __init__(
-        self,
-        region: Region,
-        res: Residents,
-        start: date,
-        end: date,
-        rng: np.random.Generator,
-        cal: Calibration,
-    ) -> None:
-        world = self.world = World(region, res, start, end, rng, cal)
+    def __init__(self, world: World) -> None:
+        self.world = world
         self.model = outpatient.visit_model(world)
-        self.formulary = formulary(region)
+        self.formulary = formulary(world.region)
         self.contracts = contracts.initial_contracts(world)
         self.followup_plan = followups.plan_followups(world)
         self.records = records.initial_records(

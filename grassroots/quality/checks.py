@@ -3,18 +3,20 @@
 No Great Expectations import here (it is slow): a suite is a plain dict in GX 1.x's JSON shape
 (``{"name", "meta", "expectations": [{"type", "kwargs", "meta"}]}``), written to
 ``expectations/suites/*.json`` by :func:`write_expectations` and loaded into a GX context by
-``grassroots.quality.gx``.  ``tests/test_quality.py`` checks that the committed JSON equals what
+``grassroots.quality.runner``.  ``tests/test_quality.py`` checks that the committed JSON equals what
 this module generates, so the suites cannot drift from ``grassroots/contract.py`` (raw) or the
 dbt model contracts (marts).
 
 Every expectation carries ``meta.category`` — one of the Kahn et al. (2016) categories that
 OHDSI's Data Quality Dashboard uses — and ``meta.subcategory`` / ``meta.severity``:
 
-* conformance   (value: columns, types, enums, patterns; relational/computational are enforced by
-  the loader's quarantine rules and dbt relationship tests)
-* completeness  (required values present)
-* plausibility  (atemporal: ranges, uniqueness; temporal: ordered dates, day-over-day volume)
+* conformance   (value: every raw table's columns)
+* completeness  (conditional: empty optional values against the facility's history)
+* plausibility  (atemporal: a day's datasets agree, rates in their band; temporal: census
+  balance, shares and volume against the facility's history)
 
+Row rules are the loader's and grain, nulls and declared rate bounds dbt's; no suite repeats
+them.
 ``severity`` is ``error`` (fails the validation) or ``warning`` (reported, does not fail).
 """
 
@@ -27,8 +29,6 @@ from pathlib import Path
 
 import yaml
 
-from grassroots.contract import DAILY, LINEAGE_COLUMNS, REFERENCE, REFERENCE_LINEAGE, Dataset
-from grassroots.rules import ICD10_PATTERN
 from grassroots.settings import REPO
 
 EXPECTATIONS_DIR = REPO / "expectations"
@@ -38,29 +38,6 @@ CATEGORIES: dict[str, str] = {
     "conformance": "values adhere to the specified formats, types, enums and patterns",
     "completeness": "required values are present",
     "plausibility": "values are believable: ranges, uniqueness, order in time, volume over time",
-}
-
-# pandas dtypes a DuckDB column of each logical type arrives as through ``.df()``; text columns
-# are converted to ``object`` before validation (GX's type check cannot handle pandas 3's ``str``
-# dtype), so each value's Python type is checked.
-PANDAS_TYPES: dict[str, list[str]] = {
-    "text": ["str"],
-    "int": ["int64", "Int64Dtype"],
-    "money": ["float64", "Float64Dtype"],
-    "decimal": ["float64", "Float64Dtype"],
-    "date": ["datetime64[us]", "datetime64[ns]", "datetime64[ms]", "datetime64[s]"],
-    "timestamp": ["datetime64[us]", "datetime64[ns]", "datetime64[ms]", "datetime64[s]"],
-    "bool": ["bool", "BooleanDtype"],
-}
-
-# Value shapes the standard states in prose (docs/standard.md) that the loader does not check
-# (identifier formats it checks are the contract's ``Column.pattern``).
-PATTERNS: dict[str, str] = {
-    "id_card_hash": r"^[0-9a-f]{64}$",
-    "diagnosis_code": ICD10_PATTERN,
-    "region_code": r"^[0-9]{12}$",
-    "district_code": r"^[0-9]{12}$",
-    "parent_code": r"^[0-9]{12}$",
 }
 
 # Mart plausibility beyond "rates in [0, 1]": (min, max, severity, why).
@@ -99,82 +76,74 @@ def _exp(type_: str, category: str, subcategory: str, severity: str = "error",
 
 
 # ---------------------------------------------------------------------------------------------
-# Raw suites (one per dataset of the standard)
+# Raw suites: the columns of every table, and each delivery as a whole
 
 
-def raw_columns(ds: Dataset) -> list[str]:
-    lineage = LINEAGE_COLUMNS if ds.kind == "daily" else REFERENCE_LINEAGE
-    return [c.stored_name for c in ds.stored_columns] + [n for n, _ in lineage]
-
-
-def raw_suite(ds: Dataset) -> dict:
-    ex: list[dict] = [
-        _exp("expect_table_columns_to_match_set", "conformance", "value",
-             description="the table has exactly the contract's stored columns plus lineage",
-             column_set=raw_columns(ds), exact_match=True),
-    ]
-    for c in ds.stored_columns:
-        col = c.stored_name
-        ex.append(_exp("expect_column_values_to_be_in_type_list", "conformance", "value",
-                       description=f"{col} is of contract type {c.type}",
-                       column=col, type_list=PANDAS_TYPES[c.type]))
-        if c.enum:
-            values = [int(v) for v in c.enum] if c.type == "int" else list(c.enum)
-            ex.append(_exp("expect_column_values_to_be_in_set", "conformance", "value",
-                           description=f"{col} is one of the standard's codes",
-                           column=col, value_set=values))
-        pattern = "^[0-9a-f]{64}$" if c.personal == "id_card" else (c.pattern
-                                                                     or PATTERNS.get(col))
-        if pattern and c.type == "text":
-            ex.append(_exp("expect_column_values_to_match_regex", "conformance", "value",
-                           description=f"{col} has the standard's shape", column=col,
-                           regex=pattern))
-    for c in ds.stored_columns:
-        if c.required:
-            ex.append(_exp("expect_column_values_to_not_be_null", "completeness", "required",
-                           description=f"{c.stored_name} is required", column=c.stored_name))
-    for col, when_col, when_val in ds.required_when:
-        ex.append(_exp("expect_column_values_to_not_be_null", "completeness", "conditional",
-                       description=f"{col} is required when {when_col} = {when_val}",
-                       column=col, row_condition=f'{when_col}=="{when_val}"',
-                       condition_parser="pandas"))
-    lineage = LINEAGE_COLUMNS if ds.kind == "daily" else REFERENCE_LINEAGE
-    for name, _ in lineage:
-        ex.append(_exp("expect_column_values_to_not_be_null", "completeness", "lineage",
-                       description=f"lineage column {name} is set", column=name))
-    for c in ds.stored_columns:
-        if c.min is not None or c.max is not None:
-            kw = {"column": c.stored_name}
-            if c.min is not None:
-                kw["min_value"] = c.min
-            if c.max is not None:
-                kw["max_value"] = c.max
-            ex.append(_exp("expect_column_values_to_be_between", "plausibility", "atemporal",
-                           description=f"{c.stored_name} within the standard's range", **kw))
-    key = list(ds.key) + (["_business_date"] if ds.kind == "daily" else [])
-    if len(key) == 1:
-        ex.append(_exp("expect_column_values_to_be_unique", "plausibility", "uniqueness",
-                       description="key is unique", column=key[0]))
-    else:
-        ex.append(_exp("expect_compound_columns_to_be_unique", "plausibility", "uniqueness",
-                       description="key is unique" + (" within a business date" if
-                                                      ds.kind == "daily" else ""),
-                       column_list=key))
-    for earlier, later in ds.ordered:
-        ex.append(_exp("expect_column_pair_values_a_to_be_greater_than_b", "plausibility",
-                       "temporal", description=f"{later} is not before {earlier}",
-                       column_A=later, column_B=earlier, or_equal=True,
-                       ignore_row_if="either_value_is_missing"))
+def raw_columns_suite() -> dict:
+    """Every raw table has exactly the contract's stored columns: a clear id number, name or
+    phone column can never appear.  Everything row by row (types, codes, ranges, keys, order)
+    is the loader's quarantine; repeating it here could only catch a loader bug."""
     return {
-        "name": f"raw.{ds.name}",
-        "meta": {"layer": "raw", "dataset": ds.name, "kind": ds.kind,
+        "name": "raw.columns",
+        "meta": {"layer": "raw", "frame": "columns",
                  "generated_from": "grassroots/contract.py"},
-        "expectations": ex,
+        "expectations": [
+            _exp("expect_column_values_to_be_in_set", "conformance", "value",
+                 description="each raw table has exactly the contract's stored columns plus "
+                             "lineage (no clear personal data)",
+                 column="problem", value_set=["ok"]),
+        ],
+    }
+
+
+# A facility's delivery as a whole (grassroots/quality/reconcile.py reads each frame): against
+# its other datasets of the day and against its own recent history.  Warnings: the figures are
+# loaded and reported; a person should look at the facility.
+RECONCILE_Z = 4.0
+NULL_SHARE_SHIFT = 0.5
+DRUG_FEE_COVERED = 0.8
+CENSUS_BALANCE_BEDS = 2
+
+RECONCILE: dict[str, tuple[str, str, dict, str]] = {
+    # frame: (category, subcategory, expectation kwargs, description)
+    "census_discharges": (
+        "plausibility", "atemporal", {"column": "excess_gap", "max_value": 0},
+        "the bed census's discharges match the discharge records of the day "
+        "(within 2 or 10 %)"),
+    "census_balance": (
+        "plausibility", "temporal", {"column": "balance_gap", "max_value": CENSUS_BALANCE_BEDS},
+        f"a ward's occupied beds = yesterday's + admissions − discharges (within "
+        f"{CENSUS_BALANCE_BEDS})"),
+    "prescribed_visits": (
+        "plausibility", "temporal",
+        {"column": "z_score", "min_value": -RECONCILE_Z, "max_value": RECONCILE_Z},
+        f"the share of visits with a prescription is within {RECONCILE_Z:g} standard errors "
+        "of the facility's previous 28 days"),
+    "drug_fees": (
+        "plausibility", "atemporal", {"column": "covered_share", "min_value": DRUG_FEE_COVERED},
+        f"prescription lines cover at least {DRUG_FEE_COVERED:.0%} of the visits' drug fees"),
+    "null_shares": (
+        "completeness", "conditional",
+        {"column": "null_share_shift", "min_value": -NULL_SHARE_SHIFT,
+         "max_value": NULL_SHARE_SHIFT},
+        f"an optional column's share of empty values moves less than {NULL_SHARE_SHIFT:.0%} "
+        "from the facility's previous 28 days"),
+}
+
+
+def reconcile_suite(frame: str) -> dict:
+    category, sub, kwargs, why = RECONCILE[frame]
+    return {
+        "name": f"reconcile.{frame}",
+        "meta": {"layer": "raw", "frame": frame,
+                 "generated_from": "grassroots/quality/checks.py"},
+        "expectations": [_exp("expect_column_values_to_be_between", category, sub,
+                              severity="warning", description=why, **kwargs)],
     }
 
 
 # ---------------------------------------------------------------------------------------------
-# Mart suites (derived from the dbt model contracts: columns, data types and grain tests)
+# Mart suites (from the dbt model definitions: what their tests do not bound)
 
 
 def mart_models(marts_dir: Path = DBT_MARTS_DIR) -> list[dict]:
@@ -205,46 +174,23 @@ def _tests(node: dict) -> list[tuple[str, dict]]:
 
 
 def mart_suite(model: dict) -> dict:
+    """Rates and shares in their plausible band.  The columns, types, nulls and grain are the
+    dbt contract's and tests' (checked when the mart is built); a mart suite does not repeat
+    them."""
     name = model["name"]
-    cols = model.get("columns", []) or []
-    ex: list[dict] = [
-        _exp("expect_table_columns_to_match_set", "conformance", "value",
-             description="the mart has the columns of its dbt contract",
-             column_set=[c["name"] for c in cols], exact_match=True),
-    ]
-    for c in cols:
-        col, dtype = c["name"], str(c.get("data_type", "")).lower()
-        tests = dict(_tests(c))
-        if "not_null" in tests:
-            ex.append(_exp("expect_column_values_to_not_be_null", "completeness", "required",
-                           description=f"{col} is set", column=col))
+    ex: list[dict] = []
+    for c in model.get("columns", []) or []:
+        col = c["name"]
         if col in MART_RANGES:
             lo, hi, severity, why = MART_RANGES[col]
             ex.append(_exp("expect_column_values_to_be_between", "plausibility", "atemporal",
                            severity=severity, description=why, column=col,
                            min_value=lo, max_value=hi))
-        if "rate_between" in tests:
-            args = tests["rate_between"]
-            ex.append(_exp("expect_column_values_to_be_between", "plausibility", "atemporal",
-                           description=f"{col} is a proportion", column=col,
-                           min_value=args.get("min_value", 0), max_value=args.get("max_value", 1)))
-        elif (col.endswith("_rate") or col.endswith("_share")) and col not in UNBOUNDED_RATES:
+        elif ("rate_between" not in dict(_tests(c)) and col.endswith(("_rate", "_share"))
+              and col not in UNBOUNDED_RATES):
             ex.append(_exp("expect_column_values_to_be_between", "plausibility", "atemporal",
                            description=f"{col} is a proportion", column=col,
                            min_value=0, max_value=1))
-        if dtype in ("bigint", "integer", "int", "hugeint") and col not in ("year",):
-            ex.append(_exp("expect_column_values_to_be_between", "plausibility", "atemporal",
-                           description=f"{col} is a count (>= 0)", column=col, min_value=0))
-    for tname, args in _tests(model):
-        if tname == "unique_combination":
-            grain = list(args.get("columns", []))
-            if len(grain) == 1:
-                ex.append(_exp("expect_column_values_to_be_unique", "plausibility", "uniqueness",
-                               description="one row per grain value", column=grain[0]))
-            else:
-                ex.append(_exp("expect_compound_columns_to_be_unique", "plausibility",
-                               "uniqueness", description="one row per grain value",
-                               column_list=grain))
     return {
         "name": f"marts.{name}",
         "meta": {"layer": "marts", "model": name,
@@ -278,8 +224,10 @@ def outlier_suite() -> dict:
 
 
 def all_suites(marts_dir: Path = DBT_MARTS_DIR) -> list[dict]:
-    suites = ([raw_suite(ds) for ds in REFERENCE + DAILY]
-              + [mart_suite(m) for m in mart_models(marts_dir)] + [outlier_suite()])
+    marts = [mart_suite(m) for m in mart_models(marts_dir)]
+    suites = ([raw_columns_suite()]
+              + [reconcile_suite(f) for f in RECONCILE]
+              + [s for s in marts if s["expectations"]] + [outlier_suite()])
     for s in suites:  # a stable, unique id per check, carried in the expectation's meta
         seen: dict[str, int] = {}
         for e in s["expectations"]:

@@ -16,7 +16,7 @@ contracts as (
         c.facility_code,
         row_number() over (
             partition by y.year, c.resident_id
-            order by c.start_date desc, c.sign_date desc, c.contract_id desc
+            order by {{ contract_rank_order('c') }}
         ) as pick
     from years as y
     inner join {{ ref('int_contracts_in_force') }} as c
