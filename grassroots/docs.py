@@ -55,7 +55,7 @@ INTRO = """\
 Hospitals and community health centres deliver one folder of CSV extracts per facility and
 business day; the commission publishes reference snapshots. This is the only input the warehouse
 accepts, whoever wrote the files. This page describes the standard as the loader
-(`grassroots/ingest.py`, rules in `grassroots/rules.py`) implements it; the dataset tables and
+(`grassroots/ingest/`, rules in `grassroots/rules.py`) implements it; the dataset tables and
 reason codes are generated from `grassroots/contract.py` (`uv run python -m
 grassroots.docs`).
 
