@@ -125,8 +125,8 @@ def write_deliveries(run: Run) -> None:
     """The run's deliveries into ``audit.deliveries``: a loaded version supersedes the loaded
     one, and clears placeholder (incomplete) rows of its facility-day up to its version.
 
-    Set-based, which assumes a facility-day appears once in a run (rejected folders of unknown
-    facilities may share a masked code: they touch no earlier row)."""
+    Set-based: a facility-day appears once in a run (date folders are named YYYY-MM-DD; rejected
+    folders of unknown facilities may share a masked code, but they touch no earlier row)."""
     con = run.con
     rows = [(d.facility_code, d.business_date, d.version, d.status, mask_text(d.detail) or None,
              d.rows_loaded, d.rows_quarantined, run.now, d.content_sha256, d.generated_at,

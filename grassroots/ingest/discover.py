@@ -31,10 +31,13 @@ def today_cst() -> date:
 
 
 def _parse_date(s: str) -> date | None:
+    """The date a folder name states as YYYY-MM-DD; None for any other name (``fromisoformat``
+    also reads week dates: ``2025-W09-6`` would be a second folder of 1 March 2025)."""
     try:
-        return date.fromisoformat(s) if len(s) == 10 else None
+        day = date.fromisoformat(s)
     except ValueError:
         return None
+    return day if day.isoformat() == s else None
 
 
 def scan_landing(landing: Path, date_from: date | None, date_to: date | None) -> list[Delivery]:
