@@ -88,7 +88,7 @@ class Column:
     enum: tuple[str, ...] | None = None
     # personal data: 'id_card' is validated then replaced by a keyed hash; 'drop' never stored
     personal: Literal["id_card", "drop"] | None = None
-    # foreign key checked at ingest: facility | team | drug | icd10 | community
+    # foreign key checked at ingest: a kind of REFERENCES, or icd10 (an ICD-10 category)
     ref: Literal["facility", "team", "drug", "icd10", "community", "region"] | None = None
     # inclusive range, else out_of_range
     min: float | None = None
@@ -128,6 +128,24 @@ class SumRule:
 
 
 @dataclass(frozen=True)
+class CapRule:
+    """fee_mismatch: ``part`` may not exceed ``whole`` by more than MONEY_TOLERANCE."""
+
+    part: str
+    whole: str
+
+
+@dataclass(frozen=True)
+class DirectionRule:
+    """bad_direction: ``column`` ('up' or 'down') must agree with the referral ranks of the
+    facilities in ``source`` and ``target`` (grassroots < unrated hospital < level 1 < 2 < 3)."""
+
+    column: str
+    source: str
+    target: str
+
+
+@dataclass(frozen=True)
 class Dataset:
     name: str
     columns: tuple[Column, ...]
@@ -136,6 +154,8 @@ class Dataset:
     # the event date used to place a row in a month (for incremental rebuilds)
     event_date: str | None = None
     sums: tuple[SumRule, ...] = ()
+    caps: tuple[CapRule, ...] = ()
+    direction: DirectionRule | None = None
     # (column, when_column, when_value): column required when when_column == when_value
     required_when: tuple[tuple[str, str, str], ...] = ()
     # pairs (earlier, later): later >= earlier else out_of_range
@@ -312,6 +332,7 @@ DAILY: tuple[Dataset, ...] = (
         kind="daily",
         event_date="discharge_time",
         sums=(SumRule("total_fee", ("insurance_paid", "self_paid")),),
+        caps=(CapRule("drug_fee", "total_fee"),),
         ordered=(("admit_time", "discharge_time"),),
         delivered_by=_EVERYONE,
     ),
@@ -349,6 +370,7 @@ DAILY: tuple[Dataset, ...] = (
         key=("referral_id",),
         kind="daily",
         event_date="referral_time",
+        direction=DirectionRule("direction", "facility_code", "to_facility_code"),
         delivered_by=_EVERYONE,
     ),
     Dataset(
@@ -480,6 +502,14 @@ RECORD_COMPLETENESS_FIELDS: tuple[str, ...] = (
 )
 
 DATASETS: dict[str, Dataset] = {d.name: d for d in REFERENCE + DAILY}
+# What a column's ``ref`` points at: the reference dataset and its code column.
+REFERENCES: dict[str, tuple[str, str]] = {
+    "facility": ("facilities", "facility_code"),
+    "team": ("teams", "team_code"),
+    "drug": ("drugs", "drug_code"),
+    "region": ("regions", "region_code"),
+    "community": ("regions", "region_code"),
+}
 DAILY_NAMES: tuple[str, ...] = tuple(d.name for d in DAILY)
 REFERENCE_NAMES: tuple[str, ...] = tuple(d.name for d in REFERENCE)
 

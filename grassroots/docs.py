@@ -55,7 +55,7 @@ INTRO = """\
 Hospitals and community health centres deliver one folder of CSV extracts per facility and
 business day; the commission publishes reference snapshots. This is the only input the warehouse
 accepts, whoever wrote the files. This page describes the standard as the loader
-(`grassroots/ingest.py`, rules in `grassroots/rules.py`) implements it; the dataset tables and
+(`grassroots/ingest/`, rules in `grassroots/rules.py`) implements it; the dataset tables and
 reason codes are generated from `grassroots/contract.py` (`uv run python -m
 grassroots.docs`).
 
@@ -139,7 +139,7 @@ REASON_TEXT = {
     "id_birthdate_mismatch": "an id number whose birth date disagrees with `birth_date`",
     "future_date": "an event dated after the business date",
     "negative_amount": "a negative amount of money",
-    "fee_mismatch": f"parts that do not sum to the total (tolerance {contract.MONEY_TOLERANCE})",
+    "fee_mismatch": f"parts that do not sum to the total, or a part above it (tolerance {contract.MONEY_TOLERANCE})",
     "bad_enum": "a value outside the column's list",
     "bad_direction": "a referral direction that disagrees with the two facilities' levels (grassroots < 1 < 2 < 3)",
     "duplicate_key": "a key that occurs more than once in one file: every row of it",
@@ -181,6 +181,11 @@ def _table(ds: Dataset) -> str:
         facts.append("delivered by " + ", ".join(ds.delivered_by))
     for s in ds.sums:
         facts.append(f"`{s.total}` = {' + '.join(f'`{p}`' for p in s.parts)}")
+    for cap in ds.caps:
+        facts.append(f"`{cap.part}` ≤ `{cap.whole}`")
+    if ds.direction:
+        r = ds.direction
+        facts.append(f"`{r.column}` agrees with the levels of `{r.source}` and `{r.target}`")
     for earlier, later in ds.ordered:
         facts.append(f"`{later}` ≥ `{earlier}`")
     for col, when, value in ds.required_when:

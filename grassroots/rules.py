@@ -9,11 +9,13 @@ failures is empty loads.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from grassroots.contract import (
     GRASSROOTS_TYPES,
     MONEY_TOLERANCE,
+    REFERENCES,
     ROW_PRECEDENCE,
     Column,
     Dataset,
@@ -148,8 +150,239 @@ def projection(ds: Dataset) -> str:
     return ", ".join(cols)
 
 
+# A row check as its generator yields it: (condition, detail); ``checks_for`` adds the reason.
+Rule = tuple[str, str]
+
+
+def _parsed(c: Column) -> str:
+    """The typed value (NULL when the text does not parse), as ``projection`` computed it."""
+    return typed(c) if c.type == "text" else f'v."__t_{c.name}"'
+
+
+def _parses(c: Column) -> str:
+    """The text is empty or parses."""
+    return type_ok(c) if c.type == "text" else f'v."__ok_{c.name}"'
+
+
+def _id_valid(c: Column) -> str:
+    """GB 11643 check digit, as ``projection`` computed it."""
+    return f'v."__id_{c.name}"'
+
+
+def _ok(c: Column) -> str:
+    """The typed value exists (present and parsed)."""
+    return f"({q(c.name)} IS NOT NULL AND {_parses(c)})"
+
+
+def _codes(ds: Dataset, ref: str) -> str:
+    """The table of the codes a ``ref`` column may hold: the snapshot being loaded when the
+    dataset refers to itself (``new_<dataset>``, staged by the loader), else the loaded one."""
+    table = REFERENCES[ref][0]
+    return f"new_{table}" if ds.name == table else f"raw.{table}"
+
+
+def _type_error(ds: Dataset, delivering: bool) -> Iterator[Rule]:
+    for c in ds.columns:
+        if c.type != "text":
+            yield f"NOT {_parses(c)}", _lit(f"{c.name} is not a valid {c.type}: ") + f" || {q(c.name)}"
+
+
+def _missing_required(ds: Dataset, delivering: bool) -> Iterator[Rule]:
+    for c in ds.columns:
+        if c.required:
+            yield f"{q(c.name)} IS NULL", _lit(f"{c.name} empty")
+    for col, when, value in ds.required_when:
+        yield (f"{q(col)} IS NULL AND {q(when)} = {_lit(value)}",
+               _lit(f"{col} required when {when} = {value}"))
+
+
+def _bad_identifier(ds: Dataset, delivering: bool) -> Iterator[Rule]:
+    for c in ds.columns:
+        if c.pattern:
+            yield (f"{q(c.name)} IS NOT NULL AND NOT regexp_full_match({q(c.name)}, "
+                   f"{_lit(c.pattern)})",
+                   _lit(f"{c.name} does not match {c.pattern}: ") + f" || {q(c.name)}")
+
+
+def _personal_data(ds: Dataset, delivering: bool) -> Iterator[Rule]:
+    free = [c for c in ds.columns if c.unconstrained]
+    if delivering and free:
+        # one expression over the row's unconstrained values (NULLs skipped, a line break
+        # between them so that no number spans two columns)
+        values = ", ".join(q(c.name) for c in free)
+        yield (f"regexp_matches(concat_ws(chr(10), {values}), {_lit(PERSONAL_NUMBER)})",
+               _lit("id-card or phone number in: ") + " || concat_ws(', ', "
+               + ", ".join(f"CASE WHEN regexp_matches({q(c.name)}, {_lit(PERSONAL_NUMBER)}) "
+                           f"THEN {_lit(c.name)} END" for c in free) + ")")
+
+
+def _unknown_code(ref: str, ds: Dataset) -> Iterator[Rule]:
+    """A code of a ``ref`` column that its reference table does not hold."""
+    table, key = REFERENCES[ref]
+    for c in ds.columns:
+        if c.ref == ref:
+            yield (f"{q(c.name)} IS NOT NULL AND {q(c.name)} NOT IN "
+                   f"(SELECT {key} FROM {_codes(ds, ref)})",
+                   _lit(f"{c.name} not in {table}: ") + f" || {q(c.name)}")
+
+
+def _unknown_facility(ds: Dataset, delivering: bool) -> Iterator[Rule]:
+    yield from _unknown_code("facility", ds)
+    if delivering and "facility_code" in ds.names:
+        # A folder carries its own rows and its stations' (parent_facility_code), nobody else's.
+        fc = q("facility_code")
+        yield (f"{fc} IS NOT NULL AND {fc} <> v._delivery_facility "
+               f"AND {fc} IN (SELECT facility_code FROM raw.facilities) "
+               f"AND NOT EXISTS (SELECT 1 FROM raw.facilities f WHERE f.facility_code = {fc} "
+               f"AND f.parent_facility_code = v._delivery_facility)",
+               _lit("facility_code is neither the delivering facility nor one of its stations: ")
+               + f" || {fc}")
+
+
+def _unknown_team(ds: Dataset, delivering: bool) -> Iterator[Rule]:
+    yield from _unknown_code("team", ds)
+
+
+def _unknown_drug(ds: Dataset, delivering: bool) -> Iterator[Rule]:
+    yield from _unknown_code("drug", ds)
+
+
+def _bad_icd10(ds: Dataset, delivering: bool) -> Iterator[Rule]:
+    for c in ds.columns:
+        if c.ref == "icd10":
+            v = q(c.name)
+            yield (f"{v} IS NOT NULL AND (NOT regexp_full_match({v}, '{ICD10_PATTERN}') "
+                   f"OR substr({v}, 1, 3) NOT IN (SELECT category FROM icd10_categories))",
+                   _lit(f"{c.name} is not an ICD-10 code: ") + f" || {v}")
+
+
+def _bad_id_checksum(ds: Dataset, delivering: bool) -> Iterator[Rule]:
+    for c in ds.columns:
+        if c.personal == "id_card":
+            yield (f"{q(c.name)} IS NOT NULL AND NOT {_id_valid(c)}",
+                   _lit(f"{c.name} fails the GB 11643 check digit"))
+
+
+def _id_birthdate_mismatch(ds: Dataset, delivering: bool) -> Iterator[Rule]:
+    if "birth_date" in ds.names and "id_card_no" in ds.names:
+        b, idc = ds.column("birth_date"), q("id_card_no")
+        yield (f"{idc} IS NOT NULL AND {_id_valid(ds.column('id_card_no'))} AND {_ok(b)} "
+               f"AND strftime({_parsed(b)}, '%Y%m%d') <> substr({idc}, 7, 8)",
+               _lit("birth_date disagrees with id_card_no: ") + f" || {q('birth_date')}")
+
+
+def _future_date(ds: Dataset, delivering: bool) -> Iterator[Rule]:
+    for c in ds.columns:
+        if delivering and c.event:
+            yield (f"{_ok(c)} AND CAST({_parsed(c)} AS DATE) > v._business_date",
+                   _lit(f"{c.name} after business_date: ") + f" || {q(c.name)}")
+
+
+def _negative_amount(ds: Dataset, delivering: bool) -> Iterator[Rule]:
+    for c in ds.columns:
+        if c.type == "money":
+            yield f"{_ok(c)} AND {_parsed(c)} < 0", _lit(f"{c.name} negative: ") + f" || {q(c.name)}"
+
+
+def _fee_mismatch(ds: Dataset, delivering: bool) -> Iterator[Rule]:
+    for rule in ds.sums:
+        parts = [ds.column(p) for p in rule.parts]
+        total = ds.column(rule.total)
+        all_ok = " AND ".join(_ok(c) for c in [total, *parts])
+        s = " + ".join(_parsed(c) for c in parts)
+        yield (f"{all_ok} AND abs({_parsed(total)} - ({s})) > {MONEY_TOLERANCE}",
+               _lit(f"{rule.total} <> {' + '.join(rule.parts)}"))
+    for cap in ds.caps:
+        part, whole = ds.column(cap.part), ds.column(cap.whole)
+        yield (f"{_ok(part)} AND {_ok(whole)} "
+               f"AND {_parsed(part)} > {_parsed(whole)} + {MONEY_TOLERANCE}",
+               _lit(f"{cap.part} > {cap.whole}"))
+
+
+def _bad_enum(ds: Dataset, delivering: bool) -> Iterator[Rule]:
+    for c in ds.columns:
+        if c.enum:
+            allowed = ", ".join(_lit(e) for e in c.enum)
+            yield (f"{q(c.name)} IS NOT NULL AND {q(c.name)} NOT IN ({allowed})",
+                   _lit(f"{c.name} not one of {list(c.enum)}: ") + f" || {q(c.name)}")
+        if c.ref in ("region", "community"):
+            where = "level = 'community'" if c.ref == "community" else "TRUE"
+            yield (f"{q(c.name)} IS NOT NULL AND {q(c.name)} NOT IN "
+                   f"(SELECT region_code FROM {_codes(ds, c.ref)} WHERE {where})",
+                   _lit(f"{c.name} is not a known {c.ref} in regions.csv: ") + f" || {q(c.name)}")
+
+
+def _bad_direction(ds: Dataset, delivering: bool) -> Iterator[Rule]:
+    rule = ds.direction
+    if rule is None:
+        return
+    d = q(rule.column)
+    a, b = facility_rank("a"), facility_rank("b")
+    yield (f"{d} IN ('up', 'down') AND EXISTS (SELECT 1 FROM raw.facilities a, "
+           f"raw.facilities b WHERE a.facility_code = {q(rule.source)} "
+           f"AND b.facility_code = {q(rule.target)} AND NOT (CASE {d} "
+           f"WHEN 'up' THEN {b} > {a} ELSE {b} < {a} END))",
+           _lit(f"{rule.column} disagrees with the facilities' levels: ") + f" || {d}")
+
+
+def _duplicate_key(ds: Dataset, delivering: bool) -> Iterator[Rule]:
+    # _dups: (file, key) pairs seen more than once, computed by the loader (``duplicates_sql``);
+    # a semi-join keeps the rows in file order where a window over the key would not
+    same = " AND ".join(["d._file_id = v._file_id"]
+                        + [f'd."{k}" IS NOT DISTINCT FROM {q(k)}' for k in ds.key])
+    yield (f"EXISTS (SELECT 1 FROM _dups d WHERE {same})",
+           _lit(f"key ({', '.join(ds.key)}) occurs more than once in the file"))
+
+
+def _orphan_row(ds: Dataset, delivering: bool) -> Iterator[Rule]:
+    if "parent" in ds.extra:
+        parent, keys = ds.extra["parent"]
+        match = " AND ".join(f"p.{k} = {q(k)}" for k in keys)
+        yield (f"NOT EXISTS (SELECT 1 FROM raw.{parent} p WHERE {match} "
+               f"AND p._business_date <= v._business_date)",
+               _lit(f"no {parent} row with this {', '.join(keys)} in this or an earlier delivery"))
+
+
+def _out_of_range(ds: Dataset, delivering: bool) -> Iterator[Rule]:
+    for c in ds.columns:
+        if c.type not in ("int", "decimal", "money") or (c.min is None and c.max is None):
+            continue
+        if c.type == "money" and c.max is None:
+            continue  # money below 0 is negative_amount
+        bounds = ([f"{_parsed(c)} < {c.min}"] if c.min is not None else []) + (
+            [f"{_parsed(c)} > {c.max}"] if c.max is not None else [])
+        yield (f"{_ok(c)} AND ({' OR '.join(bounds)})",
+               _lit(f"{c.name} outside [{c.min}, {c.max}]: ") + f" || {q(c.name)}")
+    for a, b in ds.ordered:
+        ca, cb = ds.column(a), ds.column(b)
+        yield f"{_ok(ca)} AND {_ok(cb)} AND {_parsed(cb)} < {_parsed(ca)}", _lit(f"{b} before {a}")
+
+
+# The row checks of each reason code (bad_encoding and missing_column reject whole files).
+_GENERATORS: dict[str, Callable[[Dataset, bool], Iterator[Rule]]] = {
+    "type_error": _type_error,
+    "missing_required": _missing_required,
+    "bad_identifier": _bad_identifier,
+    "personal_data": _personal_data,
+    "unknown_facility": _unknown_facility,
+    "unknown_team": _unknown_team,
+    "unknown_drug": _unknown_drug,
+    "bad_icd10": _bad_icd10,
+    "bad_id_checksum": _bad_id_checksum,
+    "id_birthdate_mismatch": _id_birthdate_mismatch,
+    "future_date": _future_date,
+    "negative_amount": _negative_amount,
+    "fee_mismatch": _fee_mismatch,
+    "bad_enum": _bad_enum,
+    "bad_direction": _bad_direction,
+    "duplicate_key": _duplicate_key,
+    "orphan_row": _orphan_row,
+    "out_of_range": _out_of_range,
+}
+
+
 def checks_for(ds: Dataset, *, delivering: bool) -> list[Check]:
-    """All row checks of a dataset, in reason precedence order.
+    """All row checks of a dataset, in reason precedence order (within a reason, column order).
 
     ``delivering``: rows come from a facility-day folder (daily datasets), so rows must belong to
     the delivering facility or one of its stations, and dates may not pass the business_date.
@@ -157,248 +390,6 @@ def checks_for(ds: Dataset, *, delivering: bool) -> list[Check]:
     ``raw.regions`` and the temp tables ``icd10_categories`` and ``_dups``.
     The rows come through ``projection(ds)``: parsed values are read from there.
     """
-    out: list[Check] = []
-    cols = ds.columns
-
-    def parsed(c: Column) -> str:  # the typed value (NULL when the text does not parse)
-        return typed(c) if c.type == "text" else f'v."__t_{c.name}"'
-
-    def parses(c: Column) -> str:  # the text is empty or parses
-        return type_ok(c) if c.type == "text" else f'v."__ok_{c.name}"'
-
-    def id_valid(c: Column) -> str:  # GB 11643 check digit
-        return f'v."__id_{c.name}"'
-
-    def ok(c: Column) -> str:  # the typed value exists (present and parsed)
-        return f"({q(c.name)} IS NOT NULL AND {parses(c)})"
-
-    for c in cols:
-        if c.type != "text":
-            out.append(
-                Check(
-                    "type_error",
-                    f"NOT {parses(c)}",
-                    _lit(f"{c.name} is not a valid {c.type}: ") + f" || {q(c.name)}",
-                )
-            )
-    for c in cols:
-        if c.required:
-            out.append(Check("missing_required", f"{q(c.name)} IS NULL", _lit(f"{c.name} empty")))
-    for col, when, value in ds.required_when:
-        out.append(
-            Check(
-                "missing_required",
-                f"{q(col)} IS NULL AND {q(when)} = {_lit(value)}",
-                _lit(f"{col} required when {when} = {value}"),
-            )
-        )
-    for c in cols:
-        if c.pattern:
-            out.append(
-                Check(
-                    "bad_identifier",
-                    f"{q(c.name)} IS NOT NULL AND NOT regexp_full_match({q(c.name)}, "
-                    f"{_lit(c.pattern)})",
-                    _lit(f"{c.name} does not match {c.pattern}: ") + f" || {q(c.name)}",
-                )
-            )
-    free = [c for c in cols if c.unconstrained]
-    if delivering and free:
-        # one expression over the row's unconstrained values (NULLs skipped, a line break
-        # between them so that no number spans two columns)
-        values = ", ".join(q(c.name) for c in free)
-        out.append(
-            Check(
-                "personal_data",
-                f"regexp_matches(concat_ws(chr(10), {values}), {_lit(PERSONAL_NUMBER)})",
-                _lit("id-card or phone number in: ") + " || concat_ws(', ', "
-                + ", ".join(f"CASE WHEN regexp_matches({q(c.name)}, {_lit(PERSONAL_NUMBER)}) "
-                            f"THEN {_lit(c.name)} END" for c in free) + ")",
-            )
-        )
-    for c in cols:
-        if c.ref != "facility":
-            continue
-        cond = f"{q(c.name)} IS NOT NULL AND {q(c.name)} NOT IN (SELECT facility_code FROM raw.facilities)"
-        if ds.kind == "reference" and ds.name == "facilities":
-            cond = f"{q(c.name)} IS NOT NULL AND {q(c.name)} NOT IN (SELECT facility_code FROM new_facilities)"
-        out.append(Check("unknown_facility", cond, _lit(f"{c.name} not in facilities: ") + f" || {q(c.name)}"))
-    if delivering and "facility_code" in ds.names:
-        # A folder carries its own rows and its stations' (parent_facility_code), nobody else's.
-        out.append(
-            Check(
-                "unknown_facility",
-                f"{q('facility_code')} IS NOT NULL AND {q('facility_code')} <> v._delivery_facility "
-                f"AND {q('facility_code')} IN (SELECT facility_code FROM raw.facilities) "
-                f"AND NOT EXISTS (SELECT 1 FROM raw.facilities f WHERE f.facility_code = {q('facility_code')} "
-                f"AND f.parent_facility_code = v._delivery_facility)",
-                _lit("facility_code is neither the delivering facility nor one of its stations: ")
-                + f" || {q('facility_code')}",
-            )
-        )
-    # reference lookups: (ref kind, reason, reference table, its key)
-    for ref, reason, table, key in (("team", "unknown_team", "teams", "team_code"),
-                                    ("drug", "unknown_drug", "drugs", "drug_code")):
-        for c in cols:
-            if c.ref == ref:
-                out.append(
-                    Check(
-                        reason,
-                        f"{q(c.name)} IS NOT NULL AND {q(c.name)} NOT IN (SELECT {key} FROM raw.{table})",
-                        _lit(f"{c.name} not in {table}: ") + f" || {q(c.name)}",
-                    )
-                )
-    for c in cols:
-        if c.ref == "icd10":
-            v = q(c.name)
-            out.append(
-                Check(
-                    "bad_icd10",
-                    f"{v} IS NOT NULL AND (NOT regexp_full_match({v}, '{ICD10_PATTERN}') "
-                    f"OR substr({v}, 1, 3) NOT IN (SELECT category FROM icd10_categories))",
-                    _lit(f"{c.name} is not an ICD-10 code: ") + f" || {v}",
-                )
-            )
-    for c in cols:
-        if c.personal == "id_card":
-            v = q(c.name)
-            out.append(
-                Check(
-                    "bad_id_checksum",
-                    f"{v} IS NOT NULL AND NOT {id_valid(c)}",
-                    _lit(f"{c.name} fails the GB 11643 check digit"),
-                )
-            )
-    if "birth_date" in ds.names and "id_card_no" in ds.names:
-        b = ds.column("birth_date")
-        out.append(
-            Check(
-                "id_birthdate_mismatch",
-                f"{q('id_card_no')} IS NOT NULL AND {id_valid(ds.column('id_card_no'))} AND {ok(b)} "
-                f"AND strftime({parsed(b)}, '%Y%m%d') <> substr({q('id_card_no')}, 7, 8)",
-                _lit("birth_date disagrees with id_card_no: ") + f" || {q('birth_date')}",
-            )
-        )
-    if delivering:
-        for c in cols:
-            if c.event:
-                out.append(
-                    Check(
-                        "future_date",
-                        f"{ok(c)} AND CAST({parsed(c)} AS DATE) > v._business_date",
-                        _lit(f"{c.name} after business_date: ") + f" || {q(c.name)}",
-                    )
-                )
-    for c in cols:
-        if c.type == "money":
-            out.append(
-                Check(
-                    "negative_amount",
-                    f"{ok(c)} AND {parsed(c)} < 0",
-                    _lit(f"{c.name} negative: ") + f" || {q(c.name)}",
-                )
-            )
-    for rule in ds.sums:
-        parts = [ds.column(p) for p in rule.parts]
-        total = ds.column(rule.total)
-        all_ok = " AND ".join(ok(c) for c in [total, *parts])
-        s = " + ".join(parsed(c) for c in parts)
-        out.append(
-            Check(
-                "fee_mismatch",
-                f"{all_ok} AND abs({parsed(total)} - ({s})) > {MONEY_TOLERANCE}",
-                _lit(f"{rule.total} <> {' + '.join(rule.parts)}"),
-            )
-        )
-    if ds.name == "inpatient_discharges":
-        out.append(
-            Check(
-                "fee_mismatch",
-                f"{ok(ds.column('drug_fee'))} AND {ok(ds.column('total_fee'))} "
-                f"AND {parsed(ds.column('drug_fee'))} > {parsed(ds.column('total_fee'))} + {MONEY_TOLERANCE}",
-                _lit("drug_fee > total_fee"),
-            )
-        )
-    for c in cols:
-        if c.enum:
-            allowed = ", ".join(_lit(e) for e in c.enum)
-            out.append(
-                Check(
-                    "bad_enum",
-                    f"{q(c.name)} IS NOT NULL AND {q(c.name)} NOT IN ({allowed})",
-                    _lit(f"{c.name} not one of {list(c.enum)}: ") + f" || {q(c.name)}",
-                )
-            )
-        if c.ref in ("region", "community"):
-            where = "level = 'community'" if c.ref == "community" else "TRUE"
-            table = "new_regions" if ds.name == "regions" else "raw.regions"
-            out.append(
-                Check(
-                    "bad_enum",
-                    f"{q(c.name)} IS NOT NULL AND {q(c.name)} NOT IN "
-                    f"(SELECT region_code FROM {table} WHERE {where})",
-                    _lit(f"{c.name} is not a known {c.ref} in regions.csv: ") + f" || {q(c.name)}",
-                )
-            )
-    if ds.name == "referrals":
-        out.append(
-            Check(
-                "bad_direction",
-                f"{q('direction')} IN ('up', 'down') AND EXISTS (SELECT 1 FROM raw.facilities a, "
-                f"raw.facilities b WHERE a.facility_code = {q('facility_code')} "
-                f"AND b.facility_code = {q('to_facility_code')} AND NOT (CASE {q('direction')} "
-                f"WHEN 'up' THEN {facility_rank('b')} > {facility_rank('a')} "
-                f"ELSE {facility_rank('b')} < {facility_rank('a')} END))",
-                _lit("direction disagrees with the facilities' levels: ") + f" || {q('direction')}",
-            )
-        )
-    # _dups: (file, key) pairs seen more than once, computed by the loader (``duplicates_sql``);
-    # a semi-join keeps the rows in file order where a window over the key would not
-    same = " AND ".join(["d._file_id = v._file_id"]
-                        + [f'd."{k}" IS NOT DISTINCT FROM {q(k)}' for k in ds.key])
-    out.append(
-        Check(
-            "duplicate_key",
-            f"EXISTS (SELECT 1 FROM _dups d WHERE {same})",
-            _lit(f"key ({', '.join(ds.key)}) occurs more than once in the file"),
-        )
-    )
-    if "parent" in ds.extra:
-        parent, keys = ds.extra["parent"]
-        match = " AND ".join(f"p.{k} = {q(k)}" for k in keys)
-        out.append(
-            Check(
-                "orphan_row",
-                f"NOT EXISTS (SELECT 1 FROM raw.{parent} p WHERE {match} "
-                f"AND p._business_date <= v._business_date)",
-                _lit(f"no {parent} row with this {', '.join(keys)} in this or an earlier delivery"),
-            )
-        )
-    for c in cols:
-        if c.type in ("int", "decimal", "money") and (c.min is not None or c.max is not None):
-            if c.type == "money" and c.max is None:
-                continue  # money below 0 is negative_amount
-            bounds = []
-            if c.min is not None:
-                bounds.append(f"{parsed(c)} < {c.min}")
-            if c.max is not None:
-                bounds.append(f"{parsed(c)} > {c.max}")
-            out.append(
-                Check(
-                    "out_of_range",
-                    f"{ok(c)} AND ({' OR '.join(bounds)})",
-                    _lit(f"{c.name} outside [{c.min}, {c.max}]: ") + f" || {q(c.name)}",
-                )
-            )
-    for a, b in ds.ordered:
-        ca, cb = ds.column(a), ds.column(b)
-        out.append(
-            Check(
-                "out_of_range",
-                f"{ok(ca)} AND {ok(cb)} AND {parsed(cb)} < {parsed(ca)}",
-                _lit(f"{b} before {a}"),
-            )
-        )
-    order = {r: i for i, r in enumerate(ROW_PRECEDENCE)}
-    out.sort(key=lambda c: order[c.reason])  # stable: keeps column order within a reason
-    return out
+    return [Check(reason, condition, detail)
+            for reason in ROW_PRECEDENCE if reason in _GENERATORS
+            for condition, detail in _GENERATORS[reason](ds, delivering)]

@@ -216,6 +216,19 @@ def test_a_folder_named_like_an_id_number_is_masked(env: Env) -> None:
     assert found(env, ID) == []
 
 
+def test_a_date_folder_not_named_yyyy_mm_dd_is_not_a_second_copy_of_the_day(env: Env) -> None:
+    """``2025-W09-6`` is 1 March 2025 to ``date.fromisoformat``: read as a date folder, its copy of
+    the day loaded beside the real one (every row twice)."""
+    env.landing.delivery(BD, C, {"outpatient_visits": (VISIT_HEADER, [visit("V1")])})
+    env.landing.delivery("2025-W09-6", C, {"outpatient_visits": (VISIT_HEADER, [visit("V1")])},
+                         manifest_overrides={"business_date": BD})
+    assert env.run().statuses == {"loaded": 1}
+    assert env.sql("SELECT visit_id, _business_date FROM raw.outpatient_visits") == [
+        ("V1", date(2025, 3, 1))]
+    assert env.sql("SELECT business_date, status FROM audit.deliveries") == [
+        (date(2025, 3, 1), "loaded")]
+
+
 @pytest.mark.parametrize("extra", ["__fid", "filename", "", "rowid", "_fid", "_k", "_dfac",
                                    "x\x00y", "a'b"])
 @pytest.mark.parametrize("quoted", [False, True])  # read with other files, or on its own

@@ -268,16 +268,17 @@ def test_crash_mid_load_leaves_the_warehouse_unchanged_and_the_rerun_completes(
         import os, signal
         from pathlib import Path
         import grassroots.ingest as ingest
-        ingest.CHUNK_ROWS = 1  # a chunk per business date
+        from grassroots.ingest import load
+        load.CHUNK_ROWS = 1  # a chunk per business date
         calls = 0
-        original = ingest._Run.load_chunk
-        def load_chunk(self, chunk):
+        original = load.load_chunk
+        def load_chunk(run, chunk):
             global calls
-            original(self, chunk)
+            original(run, chunk)
             calls += 1
             if calls == 2:  # killed after real work, before commit
                 os.kill(os.getpid(), signal.SIGKILL)
-        ingest._Run.load_chunk = load_chunk
+        load.load_chunk = load_chunk
         ingest.ingest(Path({str(crashed.landing.root)!r}), Path({str(crashed.warehouse)!r}),
                       key={TEST_KEY!r})
     """)
@@ -364,9 +365,9 @@ def test_the_archive_holds_the_bytes_delivered(env: Env) -> None:
 def test_files_are_read_ahead_and_archived_across_chunks(env: Env, monkeypatch) -> None:
     # a chunk per business date: the second chunk's files are read (and hashed) by the I/O
     # thread while the first loads
-    import grassroots.ingest
+    from grassroots.ingest import load
 
-    monkeypatch.setattr(grassroots.ingest, "CHUNK_ROWS", 1)
+    monkeypatch.setattr(load, "CHUNK_ROWS", 1)
     folders = [env.landing.delivery(day, C, {"outpatient_visits": (VISIT_HEADER, [visit(v)])})
                for day, v in (("2025-03-01", "V1"), ("2025-05-01", "V2"))]
     rep = env.run()
@@ -411,14 +412,15 @@ def test_chunks_hold_whole_business_dates() -> None:
     (its deliveries replace each other and their rows)."""
     from datetime import date
 
-    from grassroots.ingest import CHUNK_ROWS, DataFile, Delivery, _chunks
+    from grassroots.ingest import DataFile, Delivery
+    from grassroots.ingest.load import CHUNK_ROWS, chunks
 
     def d(day: int, fac: str, rows: int) -> Delivery:
         return Delivery(fac, date(2025, 3, day), Path("."),
                         files=[DataFile("outpatient_visits", "v.csv", Path("."), rows, None)])
 
     half = CHUNK_ROWS // 2 + 1
-    chunks = list(_chunks([d(2, "B", half), d(1, "A", half), d(1, "B", half), d(3, "A", 1),
+    chunked = list(chunks([d(2, "B", half), d(1, "A", half), d(1, "B", half), d(3, "A", 1),
                            d(2, "A", half), d(4, "A", 1)]))
-    assert [[(x.business_date.day, x.facility_code) for x in c] for c in chunks] == [
+    assert [[(x.business_date.day, x.facility_code) for x in c] for c in chunked] == [
         [(1, "A"), (1, "B")], [(2, "A"), (2, "B")], [(3, "A"), (4, "A")]]

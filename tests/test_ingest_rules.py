@@ -190,7 +190,7 @@ def test_quoted_fields_commas_and_line_breaks(env) -> None:
 
 def test_records_are_numbered_alike_whether_files_are_streamed_or_read_one_by_one(env) -> None:
     """Files without quotes are read as one concatenated stream, the others file by file
-    (``ingest.stage``): every record keeps its own file's record number either way, across line
+    (``grassroots.ingest.stage``): every record keeps its own file's record number either way, across line
     endings, encodings, a BOM, column orders, short records and a missing final line break."""
     from datetime import date
 

@@ -136,17 +136,17 @@ def test_disk_full_at_commit_names_the_cause_and_commits_nothing(env: Env) -> No
     with tmpfs(env.tmp / "disk", "8m") as disk:
         warehouse, filler = disk / "warehouse.duckdb", disk / "filler"
         fill = textwrap.dedent(f"""
-            import grassroots.ingest as ingest
-            original = ingest._Run.write_audit
-            def write_audit(self):
-                original(self)
+            from grassroots.ingest import audit
+            original = audit.write_deliveries
+            def write_deliveries(run):
+                original(run)
                 with open({str(filler)!r}, "wb") as f:
                     try:
                         while True:
                             f.write(bytes(65536))
                     except OSError:
                         pass
-            ingest._Run.write_audit = write_audit
+            audit.write_deliveries = write_deliveries
         """)
         proc = cli_run(env, warehouse, "--archive", str(env.tmp / "archive"), environ=KEY,
                        script=fill)
