@@ -4,6 +4,7 @@ environment, worked out once."""
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +16,13 @@ def memory_limit() -> str:
     """``GRASSROOTS_MEMORY_LIMIT``: the most memory DuckDB may use in the loader and in dbt (a
     DuckDB size, e.g. ``4GB``); beyond it DuckDB spills to disk instead of the job being killed.
     Default: half of this machine's memory, leaving the rest to Airflow, Superset and the OS."""
-    value = os.environ.get("GRASSROOTS_MEMORY_LIMIT")
+    value = (os.environ.get("GRASSROOTS_MEMORY_LIMIT") or "").strip()
     if value:
+        if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", value, re.IGNORECASE):
+            from grassroots.errors import RunError
+
+            raise RunError(f"GRASSROOTS_MEMORY_LIMIT must be a size such as 4GB or 512MB, "
+                           f"not {value!r}")
         return value
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return f"{max(1, total // 2 // 2**30)}GB"

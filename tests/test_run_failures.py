@@ -126,6 +126,22 @@ def test_an_empty_key_file(env: Env) -> None:
     assert_exit_2(proc, f"HMAC key file {key_file} is empty")
 
 
+def test_the_memory_limit_reaches_the_loader_and_a_bad_one_is_one_line(env: Env) -> None:
+    from grassroots.ingest import connect
+
+    _one_delivery(env)
+    proc = cli_run(env, environ={**KEY, "GRASSROOTS_MEMORY_LIMIT": "lots"})
+    assert_exit_2(proc, "GRASSROOTS_MEMORY_LIMIT must be a size such as 4GB", "'lots'")
+    assert not env.warehouse.exists()
+    os.environ["GRASSROOTS_MEMORY_LIMIT"] = "1GB"
+    try:
+        with connect(env.tmp / "limited.duckdb") as con:
+            assert con.execute("SELECT current_setting('memory_limit')").fetchone() == (
+                "953.6 MiB",)
+    finally:
+        del os.environ["GRASSROOTS_MEMORY_LIMIT"]
+
+
 # -- a full disk ----------------------------------------------------------------------------
 
 

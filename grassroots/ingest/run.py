@@ -18,6 +18,7 @@ from grassroots.ingest.keyed import bind_key
 from grassroots.ingest.state import IngestError, Run
 from grassroots.lock import writer_lock
 from grassroots.progress import progress as show_progress
+from grassroots.settings import memory_limit
 from grassroots.warehouse import ensure_schema
 
 
@@ -50,7 +51,8 @@ def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
         raise IngestError(f"cannot create the warehouse folder {warehouse.parent}: "
                           f"{e.strerror}") from e
     try:
-        return duckdb.connect(str(warehouse))
+        # the same ceiling as dbt's connection: beyond it DuckDB spills instead of the job dying
+        return duckdb.connect(str(warehouse), config={"memory_limit": memory_limit()})
     except duckdb.IOException as e:
         raise IngestError(f"cannot open the warehouse {warehouse} for writing: "
                           f"{one_line(str(e))}") from e
