@@ -109,7 +109,7 @@ grassroots.docs`).
 `resident_id` is the regional master patient index id (`R` + 10 digits) on every person-level
 row. `id_card_no` (18 characters, GB 11643), `name` and `phone` are personal data: the id number
 is checked (check digit, agreement with the birth date) and stored only as an HMAC-SHA256 hash
-with a secret key; names and phone numbers are never stored. No clear id number, name or phone
+with a secret key (a check character written `x` is read as `X`: one person, one hash); names and phone numbers are never stored. No clear id number, name or phone
 appears in any table, log, report or dashboard.
 """
 

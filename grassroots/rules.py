@@ -83,6 +83,12 @@ def type_ok(col: Column) -> str:
     return f"({v} IS NULL OR (regexp_full_match({v}, '{pattern}') AND {typed(col)} IS NOT NULL))"
 
 
+def id_card_text(expr: str) -> str:
+    """An id number as the standard writes it: the check character ``x`` is an ``X`` (both are
+    written in practice; one person must get one hash whichever was typed)."""
+    return f"upper({expr})"
+
+
 def id_card_valid(expr: str) -> str:
     """GB 11643 check digit: sum(digit_i * weight_i) mod 11 indexes '10X98765432'.
 
@@ -146,7 +152,7 @@ def projection(ds: Dataset) -> str:
         if c.type != "text":
             cols += [f'{type_ok(c)} AS "__ok_{c.name}"', f'{typed(c)} AS "__t_{c.name}"']
         if c.personal == "id_card":
-            cols.append(f'{id_card_valid(q(c.name))} AS "__id_{c.name}"')
+            cols.append(f'{id_card_valid(id_card_text(q(c.name)))} AS "__id_{c.name}"')
     return ", ".join(cols)
 
 

@@ -71,6 +71,19 @@ def test_an_id_number_with_non_digits_is_quarantined_not_a_crash(env: Env, numbe
     assert found(env, number) == [] and found(env, ID) == []
 
 
+def test_a_lower_case_check_character_is_the_same_person(env: Env) -> None:
+    """GB 11643's check character is X; a clerk's x is the same number, hashed the same."""
+    number = id_card("330102", "1950-04-02", seq="100")
+    assert number.endswith("X")
+    env.landing.delivery(BD, C, {"outpatient_visits": (VISIT_HEADER, [
+        visit("V1", id_card_no=number), visit("V2", id_card_no=number.lower())])})
+    env.run()
+    assert quarantine(env) == []
+    hashes = env.sql("SELECT visit_id, id_card_hash FROM raw.outpatient_visits ORDER BY 1")
+    assert len(hashes) == 2 and hashes[0][1] == hashes[1][1]
+    assert found(env, number) == [] and found(env, number.lower()) == []
+
+
 def test_a_file_with_lone_cr_line_endings_loads(env: Env) -> None:
     text = to_csv(VISIT_HEADER, [visit("V1"), visit("V2")]).replace("\r\n", "\r")
     env.landing.delivery(BD, C, {"outpatient_visits": text,

@@ -7,7 +7,7 @@ import duckdb
 from grassroots.contract import Column, Dataset
 from grassroots.ingest import audit
 from grassroots.ingest.keyed import hmac_sql
-from grassroots.rules import checks_for, duplicates_sql, projection, typed
+from grassroots.rules import checks_for, duplicates_sql, id_card_text, projection, typed
 
 
 def validate_and_load(
@@ -51,5 +51,5 @@ def validate_and_load(
 
 def _stored_value(c: Column) -> str:
     if c.personal == "id_card":
-        return hmac_sql(f'v."{c.name}"')
+        return hmac_sql(id_card_text(f'v."{c.name}"'))
     return f"CAST({typed(c)} AS {c.duckdb_type})"
