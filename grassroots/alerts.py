@@ -148,6 +148,7 @@ class DailyReport:
     marts: QualityResult | None = None
     source: str = ""  # where the delivery figures came from
     names: dict[str, str] = field(default_factory=dict)  # facility_code → facility name
+    stray: list[str] = field(default_factory=list)  # landing entries that are no date folder
 
     @property
     def failed_checks(self) -> int:
@@ -159,7 +160,8 @@ class DailyReport:
 
     @property
     def ok(self) -> bool:
-        return not (self.issues or self.quarantine or self.failed_checks or self.outliers)
+        return not (self.issues or self.quarantine or self.failed_checks or self.outliers
+                    or self.stray)
 
     def title(self) -> str:
         missing = sum(1 for i in self.issues if i.problem in ("missing", "incomplete",
@@ -305,6 +307,10 @@ def build_report(warehouse: Path, business_date: date, *, landing: Path | None =
     if arrivals is not None:
         _from_arrivals(arrivals, rep, issues)
     rep.issues = issues.sorted()
+    if landing is not None:
+        from grassroots.ingest.discover import stray_entries
+
+        rep.stray = [scrub(n) for n in stray_entries(Path(landing))]
     return rep
 
 
@@ -314,6 +320,31 @@ _PROBLEM_ZH = {
     "not_loaded": "未入库",
     "late": "迟报",
 }
+
+
+def _section(title: str, lines: list[str], *, more: int = 0, unit: str = "项") -> list[str]:
+    """A heading, its lines (or "none") and how many were left out."""
+    out = ["", f"### {title}", *(lines or ["- 无 (none)"])]
+    if more > 0:
+        out.append(f"- …另有 {more} {unit}")
+    return out
+
+
+def _issue_lines(rep: DailyReport) -> list[str]:
+    lines = [f"- {_PROBLEM_ZH[i.problem]} {i.problem}: {i.facility_code} {i.facility_name}"
+             f" ({i.facility_type}, district {i.district_code}) {i.detail}".rstrip()
+             for i in rep.issues]
+    if rep.stray:
+        lines.append("- 未入库的落地区条目 (not YYYY-MM-DD date folders, never loaded): "
+                     + ", ".join(rep.stray[:20]) + (" …" if len(rep.stray) > 20 else ""))
+    return lines
+
+
+def _failure_line(f) -> str:
+    level = "失败 error" if f.severity == "error" else "警告 warning"
+    sample = f", 样例 sample: {', '.join(f.sample)}" if f.sample else ""
+    return (f"- {level}: {f.suite} · {f.target} · {f.expectation} "
+            f"({f.category}/{f.subcategory}); 观测值 observed: {f.observed}{sample}")
 
 
 def render_markdown(rep: DailyReport, *, limit: int | None = None) -> str:
@@ -328,45 +359,18 @@ def render_markdown(rep: DailyReport, *, limit: int | None = None) -> str:
         if r:
             L.append(f"- {label}: {'通过 PASS' if r.success else '未通过 FAIL'}, "
                      f"{r.evaluated} 项期望, 失败 {len(r.failures)}, 警告 {len(r.warnings)}")
-    L.append("")
-    L.append("### 缺报/迟报机构 (missing or late deliveries)")
-    if rep.issues:
-        for i in rep.issues:
-            L.append(f"- {_PROBLEM_ZH[i.problem]} {i.problem}: {i.facility_code} {i.facility_name}"
-                     f" ({i.facility_type}, district {i.district_code}) {i.detail}".rstrip())
-    else:
-        L.append("- 无 (none)")
-    L.append("")
-    L.append("### 隔离记录 (quarantine) 按机构和原因")
-    if rep.quarantine:
-        for fac, name, reason, ds, n in rep.quarantine[:40]:
-            L.append(f"- {fac} {name}: reason {reason}, dataset {ds}, {n} 条")
-        if len(rep.quarantine) > 40:
-            L.append(f"- …另有 {len(rep.quarantine) - 40} 组")
-    else:
-        L.append("- 无 (none)")
-    L.append("")
-    L.append("### 校验失败 (failed expectations)")
+    L += _section("缺报/迟报机构 (missing or late deliveries)", _issue_lines(rep))
+    L += _section("隔离记录 (quarantine) 按机构和原因",
+                  [f"- {fac} {name}: reason {reason}, dataset {ds}, {n} 条"
+                   for fac, name, reason, ds, n in rep.quarantine[:40]],
+                  more=len(rep.quarantine) - 40, unit="组")
     failed = [f for r in (rep.raw, rep.marts) if r for f in r.failures + r.warnings]
-    if failed:
-        for f in failed[:40]:
-            level = "失败 error" if f.severity == "error" else "警告 warning"
-            sample = f", 样例 sample: {', '.join(f.sample)}" if f.sample else ""
-            L.append(f"- {level}: {f.suite} · {f.target} · {f.expectation} "
-                     f"({f.category}/{f.subcategory}); 观测值 observed: {f.observed}{sample}")
-        if len(failed) > 40:
-            L.append(f"- …另有 {len(failed) - 40} 项")
-    else:
-        L.append("- 无 (none)")
-    L.append("")
-    L.append("### 门诊量异常波动 (outliers, |z| > 3 vs the facility's last 28 days)")
-    if rep.outliers:
-        for o in rep.outliers[:20]:
-            name = rep.names.get(o.facility_code, "")
-            L.append(f"- {o.facility_code} {name} {o.date}: 门诊人次 visits {o.visits}, 近期均值 mean "
-                     f"{o.mean:.1f}, 标准差 std {o.std:.1f}, z={o.z_score:+.1f}")
-    else:
-        L.append("- 无 (none)")
+    L += _section("校验失败 (failed expectations)", [_failure_line(f) for f in failed[:40]],
+                  more=len(failed) - 40)
+    L += _section("门诊量异常波动 (outliers, |z| > 3 vs the facility's last 28 days)", [
+        f"- {o.facility_code} {rep.names.get(o.facility_code, '')} {o.date}: 门诊人次 visits "
+        f"{o.visits}, 近期均值 mean {o.mean:.1f}, 标准差 std {o.std:.1f}, z={o.z_score:+.1f}"
+        for o in rep.outliers[:20]])
     docs = (rep.marts and rep.marts.data_docs) or (rep.raw and rep.raw.data_docs)
     if docs:
         L.append("")

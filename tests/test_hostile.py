@@ -242,6 +242,23 @@ def test_a_date_folder_not_named_yyyy_mm_dd_is_not_a_second_copy_of_the_day(env:
         (date(2025, 3, 1), "loaded")]
 
 
+def test_a_folder_that_is_no_date_is_named_in_the_summary_and_the_daily_message(env: Env) -> None:
+    """``2025-3-2`` holds a facility's day but is never loaded: said, not passed over."""
+    from grassroots import alerts
+
+    env.landing.delivery(BD, C, {"outpatient_visits": (VISIT_HEADER, [visit("V1")])})
+    env.landing.delivery("2025-3-2", C, {"outpatient_visits": (VISIT_HEADER, [visit("V2")])},
+                         manifest_overrides={"business_date": "2025-03-02"})
+    (env.landing.root / "extracts" / "notes.txt").write_text("a file, not a folder")
+    report = env.run()
+    assert report.stray == ["2025-3-2", "notes.txt"]
+    assert "not YYYY-MM-DD date folders: 2025-3-2, notes.txt" in report.summary()
+    assert env.sql("SELECT visit_id FROM raw.outpatient_visits") == [("V1",)]
+    daily = alerts.build_report(env.warehouse, date(2025, 3, 1), landing=env.landing.root)
+    assert daily.stray == ["2025-3-2", "notes.txt"] and not daily.ok
+    assert "never loaded): 2025-3-2, notes.txt" in alerts.render_markdown(daily)
+
+
 @pytest.mark.parametrize("extra", ["__fid", "filename", "", "rowid", "_fid", "_k", "_dfac",
                                    "x\x00y", "a'b"])
 @pytest.mark.parametrize("quoted", [False, True])  # read with other files, or on its own

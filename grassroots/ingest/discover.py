@@ -54,6 +54,17 @@ def scan_landing(landing: Path, date_from: date | None, date_to: date | None) ->
     return out
 
 
+def stray_entries(landing: Path) -> list[str]:
+    """What sits in ``extracts/`` but is no date folder (``2025-3-1``, ``20250301``, a file): it
+    is never loaded, so it is named in the run's summary and the daily message instead of being
+    passed over in silence.  Hidden names (``.upload-…``) are a transfer's own business."""
+    root = landing / "extracts"
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if not p.name.startswith(".")
+                  and not (p.is_dir() and _parse_date(p.name)))
+
+
 def show(value: object, limit: int = 80) -> str:
     """A manifest value for a message: its repr, id and phone numbers masked, shortened (after
     masking, so that no part of a number is left)."""

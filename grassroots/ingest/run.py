@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -13,7 +13,7 @@ import duckdb
 from grassroots.errors import environment_cause, one_line
 from grassroots.ingest import audit, classify, load, reference
 from grassroots.ingest.delivery import Delivery
-from grassroots.ingest.discover import scan_landing
+from grassroots.ingest.discover import scan_landing, stray_entries
 from grassroots.ingest.keyed import bind_key
 from grassroots.ingest.state import IngestError, Run
 from grassroots.lock import writer_lock
@@ -32,15 +32,19 @@ class RunReport:
     files_rejected: int
     reference_loaded: list[str]
     deliveries: list[Delivery]
+    stray: list[str] = field(default_factory=list)  # extracts/ entries that are no date folder
 
     def summary(self) -> str:
+        stray = (f"; not loaded, not YYYY-MM-DD date folders: {', '.join(self.stray)}"
+                 if self.stray else "")
         if not self.changed:
-            return "nothing new: the warehouse is up to date with the landing zone"
+            return "nothing new: the warehouse is up to date with the landing zone" + stray
         st = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items()))
         ref = f"; reference snapshots loaded: {', '.join(self.reference_loaded)}" if self.reference_loaded else ""
         return (
             f"batch {self.batch_id}: deliveries {st or 'none'}; rows loaded {self.rows_loaded}, "
             f"quarantined {self.rows_quarantined}, files rejected {self.files_rejected}{ref}"
+            f"{stray}"
         )
 
 
@@ -154,4 +158,5 @@ def _report(run: Run) -> RunReport:
         files_rejected=sum(d.files_rejected for d in run.audit_rows if d.status == "loaded"),
         reference_loaded=run.reference_loaded,
         deliveries=run.audit_rows,
+        stray=stray_entries(run.landing),
     )
