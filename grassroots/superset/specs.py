@@ -92,6 +92,9 @@ def chart(spec: dict[str, Any]) -> Chart:
         if code not in CAT:
             raise SpecError(f"{key}: {code!r} is not in the metric catalogue")
         args["title"] = zh(code)
+    missing = [c for c in spec.get("targets") or [] if c not in CAT]
+    if missing:
+        raise SpecError(f"{key}: targets {missing} are not in the metric catalogue")
     if "filters" in spec:
         args["filters"] = [_filter(f) for f in spec.pop("filters")]
     if "order" in spec:
