@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from grassroots.publish import publish_serving
-from grassroots.superset import authoring, periods
+from grassroots.superset import authoring, periods, specs
 from grassroots.superset.sample import build_sample_warehouse, mart_contracts
 
 
@@ -122,6 +122,24 @@ def test_committed_assets_match_their_source():
     assert set(on_disk) == set(rendered)
     stale = [k for k in rendered if rendered[k] != on_disk[k]]
     assert not stale, f"stale assets (re-run the authoring module): {stale[:5]}"
+
+
+def test_a_bad_spec_is_a_clear_error(tmp_path):
+    good = (specs.SPECS / "yongyao-guanli.yml").read_text(encoding="utf-8")
+    cases = {
+        "kpi: md_ab": ("kpi: md_ab\n    colour: red", "md_ab"),  # a builder's unknown argument
+        "filters: [district, facility]": ("filters: [district, hospital]", "unknown filters ['hospital']"),
+        "dataset: drug_usage": ("dataset: drug_use", "md_drugs"),  # no such dataset
+        "- - kpi: md_ab": ("- - pie: md_ab", "a chart starts with its kind"),
+    }
+    for i, (old, (new, message)) in enumerate(cases.items()):
+        folder = tmp_path / str(i)
+        folder.mkdir()
+        (folder / "yongyao-guanli.yml").write_text(good.replace(old, new, 1), encoding="utf-8")
+        with pytest.raises(specs.SpecError, match=r"yongyao-guanli\.yml") as err:
+            specs.load(folder)
+        assert message in str(err.value), (old, err.value)
+    assert [d.slug for d in specs.load(specs.SPECS)] == [d.slug for d in authoring.DASHBOARDS]
 
 
 def _used(params: dict) -> tuple[list[str], list[str]]:

@@ -24,7 +24,7 @@ import yaml
 from grassroots.superset.charts import Chart
 from grassroots.superset.datasets import CAT, DATASETS, DS, Dataset, uid
 from grassroots.superset.periods import DEFAULT_MONTHS
-from grassroots.superset.specs import Dashboard, load
+from grassroots.superset.specs import FILTER_COLUMNS, Dashboard, load
 
 __all__ = ["ASSETS", "CAT", "DASHBOARDS", "DATASETS", "DS", "Chart", "Dashboard", "render", "uid", "write"]
 
@@ -33,14 +33,6 @@ ASSETS = ROOT / "dashboards" / "assets"
 DATABASE_NAME = "grassroots_serving"
 DATABASE_URI_PLACEHOLDER = "duckdb:///{{SERVING_PATH}}"
 
-
-FILTER_COLUMNS = {
-    "district": ("区县", "district_name"),
-    "community": ("社区", "community_name"),
-    "facility": ("医疗机构", "facility_name"),
-    "team": ("家庭医生团队", "team_name"),
-    "disease": ("病种", "disease"),
-}
 
 TIME_NOTE = (
     f"**统计期**（右侧）是每个图表读取的月份范围：默认为数据最近 {DEFAULT_MONTHS} 个月（截至最新业务日期）；"

@@ -27,7 +27,14 @@ SPECS = ROOT / "dashboards" / "specs"
 
 BUILDERS: dict[str, Callable[..., Chart]] = {
     "kpi": kpi, "rates": rates, "counts": counts, "table": table, "raw": rows}
-FILTERS = ("district", "community", "facility", "team", "disease")
+# a dashboard's native filters besides the month: name -> (Chinese label, column)
+FILTER_COLUMNS = {
+    "district": ("区县", "district_name"),
+    "community": ("社区", "community_name"),
+    "facility": ("医疗机构", "facility_name"),
+    "team": ("家庭医生团队", "team_name"),
+    "disease": ("病种", "disease"),
+}
 DRILL = "在柱状图上右键“钻取”（Drill by）可逐级查看；点击图形可交叉筛选。"
 _FILTER = re.compile(r"^\s*(\w+)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
 
@@ -109,11 +116,10 @@ def dashboard(spec: dict[str, Any]) -> Dashboard:
     unknown = set(spec) - {"key", "title", "slug", "order", "intro", "drill_hint", "filters", "rows"}
     if unknown:
         raise SpecError(f"unknown entries {sorted(unknown)}")
-    bad = [f for f in spec.get("filters", []) if f not in FILTERS]
+    bad = [f for f in spec.get("filters", []) if f not in FILTER_COLUMNS]
     if bad:
-        raise SpecError(f"unknown filters {bad}; a dashboard may filter by {list(FILTERS)}")
+        raise SpecError(f"unknown filters {bad}; a dashboard may filter by {list(FILTER_COLUMNS)}")
     intro = spec["intro"] + (DRILL if spec.get("drill_hint") else "")
-    # the rows' charts first, then the period panel: chart ids follow this order
     chart_rows = [[chart(c) for c in row] for row in spec["rows"]]
     return Dashboard(spec["key"], spec["title"], spec["slug"], intro, chart_rows, list(spec.get("filters", [])))
 
