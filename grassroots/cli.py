@@ -180,12 +180,17 @@ def screenshots(
     out: Annotated[Path, typer.Option(help="Folder of the PNGs.")] = settings.REPO / "dashboards" / "screenshots",
 ) -> None:
     """Refresh the committed dashboard screenshots (a throwaway Superset on the serving file)."""
-    from grassroots.superset.browser import refresh_screenshots
+    from grassroots.install import ensure_debian_packages
+    from grassroots.superset.browser import CHROMIUM, refresh_screenshots
 
     serving = serving or _home() / "serving.duckdb"
     if not serving.is_file():
         console.print(f"[red]error:[/red] {serving} does not exist; run `grassroots demo --no-dashboards` first")
         raise typer.Exit(2)
+    # a command that needs the browser prepares the machine for it (the library only checks)
+    installed = ensure_debian_packages(CHROMIUM)
+    if installed:
+        console.print(f"Debian packages installed: {', '.join(installed)}")
     for r in refresh_screenshots(serving, out):
         console.print(f"{r['slug']}: {r['rendered']} charts, {r['screenshot']}")
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from grassroots.publish import publish_serving
-from grassroots.superset import authoring, periods
+from grassroots.superset import authoring, periods, specs
 from grassroots.superset.sample import build_sample_warehouse, mart_contracts
 
 
@@ -124,6 +124,24 @@ def test_committed_assets_match_their_source():
     assert not stale, f"stale assets (re-run the authoring module): {stale[:5]}"
 
 
+def test_a_bad_spec_is_a_clear_error(tmp_path):
+    good = (specs.SPECS / "yongyao-guanli.yml").read_text(encoding="utf-8")
+    cases = {
+        "kpi: md_ab": ("kpi: md_ab\n    colour: red", "md_ab"),  # a builder's unknown argument
+        "filters: [district, facility]": ("filters: [district, hospital]", "unknown filters ['hospital']"),
+        "dataset: drug_usage": ("dataset: drug_use", "md_drugs"),  # no such dataset
+        "- - kpi: md_ab": ("- - pie: md_ab", "a chart starts with its kind"),
+    }
+    for i, (old, (new, message)) in enumerate(cases.items()):
+        folder = tmp_path / str(i)
+        folder.mkdir()
+        (folder / "yongyao-guanli.yml").write_text(good.replace(old, new, 1), encoding="utf-8")
+        with pytest.raises(specs.SpecError, match=r"yongyao-guanli\.yml") as err:
+            specs.load(folder)
+        assert message in str(err.value), (old, err.value)
+    assert [d.slug for d in specs.load(specs.SPECS)] == [d.slug for d in authoring.DASHBOARDS]
+
+
 def _used(params: dict) -> tuple[list[str], list[str]]:
     """(saved metrics, columns) a chart's form data refers to (ad hoc SQL metrics left out)."""
     metrics = [m for key in ("metrics", "metrics_b") for m in (params.get(key) or [])]
@@ -174,8 +192,34 @@ def test_every_mart_is_on_a_dashboard():
     """Every mart of the spec (its roll-ups aside) is read by a dataset some chart uses."""
     used = {d.key for dash in authoring.DASHBOARDS for c in dash.charts for d in [c.dataset]}
     read = " ".join(authoring.DS[k].body for k in used)
-    marts = {m for m in mart_contracts() if not any(s in m for s in ("_by_", "_city"))}
+    # the disease marts are shown through the mart that holds both with their targets
+    through = {"mart_hypertension_followup": "mart_chronic_followup",
+               "mart_diabetes_followup": "mart_chronic_followup"}
+    marts = {through.get(m, m) for m in mart_contracts() if not any(s in m for s in ("_by_", "_city"))}
     assert {m for m in marts if f"marts.{m}" not in read} == set()
+
+
+def test_target_lines_are_the_targets_of_the_rows_shown(warehouse, tmp_path):
+    """A rate chart over rows that carry their targets (joined in dbt, per disease) draws exactly
+    the targets of the rows it shows, under its own filters."""
+    serving = publish_serving(warehouse, tmp_path / "serving.duckdb")
+    checked = []
+    with duckdb.connect(str(serving), read_only=True) as con:
+        for c in (c for dash in authoring.DASHBOARDS for c in dash.charts):
+            d = c.dataset
+            cols = [f"{m.removesuffix('_rate')}_target" for m in c.params.get("metrics", [])
+                    if isinstance(m, str) and d.has(f"{m.removesuffix('_rate')}_target")]
+            if c.viz != "mixed_timeseries" or not cols:
+                continue
+            where = " and ".join(f"{f['subject']} {'=' if f['operator'] == '==' else f['operator']} '{f['comparator']}'"
+                                 for f in c.params["adhoc_filters"][1:]) or "true"
+            rows = {v for col in cols for (v,) in con.execute(
+                f"select distinct {col} from ({d.sql}) where {where} and {col} is not null").fetchall()}
+            lines = {float(a["value"]) for a in c.params["annotation_layers"]}
+            assert lines == rows, (c.key, lines, rows)
+            if rows:
+                checked.append(c.key)
+    assert {"ch_team_htn", "ch_team_dm", "ch_district"} <= set(checked)
 
 
 def test_catalogue_decides_the_time_rules():

@@ -81,6 +81,9 @@ SPEC_COLUMNS: dict[str, list[str]] = {
     "mart_diabetes_followup": ["managed_patients", "standard_managed", "standard_mgmt_rate",
                                "controlled", "control_rate", "as_of_date", "is_complete",
                                "required_followups"],
+    "mart_chronic_followup": ["managed_patients", "standard_managed", "standard_mgmt_rate", "controlled",
+                              "control_rate", "as_of_date", "is_complete", "required_followups",
+                              "standard_mgmt_target", "control_target"],
     "mart_outpatient_visits": ["visits", "emergency_visits", "home_visits", "patients",
                                "visits_same_month_last_year", "yoy_growth"],
     "mart_medication_management": [

@@ -71,3 +71,47 @@ from patient_years as p
 left join {{ ref('int_regions_hierarchy') }} as h on h.region_code = p.region_code
 group by p.year, p.region_code
 {% endmacro %}
+
+{#- Both diseases in one table, each row with the metric catalogue's targets of ITS disease's
+    indicators (catalogue rows of the disease's marts, mart_<disease>_followup and its roll-ups).
+    `rates` maps a target column to the rate column it is the target of. -#}
+{% macro chronic_with_targets(suffix, columns, rates) %}
+{%- set diseases = ['hypertension', 'diabetes'] -%}
+with followup as (
+    {%- for disease in diseases %}
+    select
+        '{{ disease }}' as disease,
+        {{ columns | join(', ') }}
+    from {{ ref('mart_' ~ disease ~ '_' ~ suffix) }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+targets as (
+    {%- for disease in diseases %}
+    select
+        '{{ disease }}' as disease,
+        {%- for target, rate in rates.items() %}
+        max(case when column_name = '{{ rate }}' then target end) as {{ target }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ ref('metric_catalogue') }}
+    where mart like 'mart_{{ disease }}_followup%'
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+)
+
+select
+    f.disease,
+    {%- for c in columns %}
+    f.{{ c }},
+    {%- endfor %}
+    {%- for target in rates %}
+    t.{{ target }}{{ ',' if not loop.last }}
+    {%- endfor %}
+from followup as f
+left join targets as t on t.disease = f.disease
+{% endmacro %}

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from grassroots.superset.datasets import DS, Dataset, uid
+from grassroots.superset.datasets import DS, Dataset, target_value, uid
 
 TIME_COLUMNS = ("month", "business_date")
 _chart_ids = iter(range(1, 10_000))
@@ -84,11 +84,13 @@ def _check(ds: str, metrics: list[str], columns: list[str]) -> Dataset:
     return d
 
 
-def _targets(d: Dataset, metrics: list[str]) -> list[dict[str, Any]]:
-    """A dashed line per catalogue target of the metrics (the catalogue seed is the source)."""
+def _targets(d: Dataset, metrics: list[str], codes: list[str] | None = None) -> list[dict[str, Any]]:
+    """A dashed line per catalogue target of the metrics (the catalogue seed is the source), or of
+    the catalogue ``codes`` when the indicator depends on the rows shown (e.g. the disease)."""
     out, seen = [], set()
-    for name in metrics:
-        value = d.metric(name).target_value
+    values = ([target_value(c) for c in codes] if codes is not None
+              else [d.metric(name).target_value for name in metrics])
+    for value in values:
         if value is None or value in seen:
             continue
         seen.add(value)
@@ -149,9 +151,10 @@ def kpi(key: str, ds: str, metric: str, title: str | None = None, width: int = 3
 def rates(key: str, title: str, ds: str, x: str, metrics: list[str], *, groupby: list[str] | None = None,
           filters: list[dict[str, Any]] | None = None, bar: bool = True, width: int = 6, height: int = 50,
           grain: str = "P1M", upper: float | None = 1.0, lower: float | None = 0.0, fmt: str | None = None,
-          rotate: int = 0, values: bool | None = None) -> Chart:
+          rotate: int = 0, values: bool | None = None, targets: list[str] | None = None) -> Chart:
     """Ratios as bars (or lines) on the left axis; the counts they divide are a second, invisible
-    series on the right axis, listed in the tooltip."""
+    series on the right axis, listed in the tooltip.  ``targets``: catalogue codes whose targets
+    are drawn (default: the metrics' own)."""
     groupby = groupby or []
     d = _check(ds, metrics, [x, *groupby])
     parts = list(dict.fromkeys(p for m in metrics for p in d.metric(m).parts))
@@ -176,7 +179,7 @@ def rates(key: str, title: str, ds: str, x: str, metrics: list[str], *, groupby:
         "stack": None, "stackB": None, "area": False, "areaB": False, "truncate_metric": True,
         "row_limit": 10000, "row_limit_b": 10000, "order_desc": True, "order_desc_b": True,
         "xAxisLabelRotation": rotate, "xAxisLabelInterval": "auto" if time_x else "0", "zoomable": False,
-        "annotation_layers": _targets(d, metrics),
+        "annotation_layers": _targets(d, metrics, targets),
         "extra_form_data": {}, "dashboards": [],
     }
     cols = [_x(x, grain), *groupby]

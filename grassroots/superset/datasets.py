@@ -87,8 +87,13 @@ class Metric:
 
     @property
     def target_value(self) -> float | None:
-        row = CAT.get(self.target or "")
-        return float(row["target"]) if row and row["target"] else None
+        return target_value(self.target)
+
+
+def target_value(code: str | None) -> float | None:
+    """The catalogue's target of an indicator (None: no target, or no such code)."""
+    row = CAT.get(code or "")
+    return float(row["target"]) if row and row["target"] else None
 
 
 def rate(name: str, num: str, den: str, label: str | None = None, fmt: str = ".1%",
@@ -245,6 +250,17 @@ def _names(alias: str, *, community: bool = False, facility: bool = False, level
     return ", ".join(out)
 
 
+# the catalogue's targets of the chronic indicators, joined per disease in dbt (mart_chronic_followup*)
+CHRONIC_TARGETS = [("managed_share_target", F, "随访覆盖率目标"), ("standard_mgmt_target", F, "规范管理率目标"),
+                   ("control_target", F, "控制率目标")]
+DISEASE_ZH = "case {c} when 'hypertension' then '高血压' when 'diabetes' then '糖尿病' else {c} end"
+
+
+def target_metrics(columns: list[tuple[str, str, str]]) -> list[Metric]:
+    """A target per row group (one disease's rows share it): MAX, never a sum."""
+    return [Metric(c, f"MAX({c})", label, ".0%") for c, _, label in columns]
+
+
 def _year_cols(alias: str) -> str:
     return (f"date_trunc('month', {alias}.as_of_date)::date as month, {alias}.year, {alias}.as_of_date,"
             f" {alias}.is_complete")
@@ -350,50 +366,46 @@ left join dims.dim_region r on r.region_code = h.region_code
     ),
     Dataset(
         "chronic_team", ("mart_hypertension_followup", "mart_diabetes_followup"),
-        f"""select {_year_cols('c')}, c.disease, c.team_code, coalesce(t.team_name, c.team_code) as team_name,
+        f"""select {_year_cols('c')}, {DISEASE_ZH.format(c='c.disease')} as disease, c.team_code,
+  coalesce(t.team_name, c.team_code) as team_name,
   c.facility_code, coalesce(fc.facility_name, c.facility_code) as facility_name, fc.district_code,
   coalesce(fc.district_name, fc.district_code) as district_name,
-  c.managed_patients, c.standard_managed, c.controlled, c.managed_65plus, c.followups, c.face_to_face_followups
-from (
-  select *, '高血压' as disease from marts.mart_hypertension_followup
-  union all by name
-  select *, '糖尿病' as disease from marts.mart_diabetes_followup
-) c
+  c.managed_patients, c.standard_managed, c.controlled, c.managed_65plus, c.followups, c.face_to_face_followups,
+  c.standard_mgmt_target, c.control_target
+from marts.mart_chronic_followup c
 left join dims.dim_team t on t.team_code = c.team_code
 left join dims.dim_facility fc on fc.facility_code = c.facility_code""",
         [*YEAR, ("disease", V, "病种"), ("team_code", V, "团队编码"), ("team_name", V, "家庭医生团队"),
          ("facility_code", V, "机构编码"), ("facility_name", V, "医疗机构"), *GEO,
          ("managed_patients", I, "管理人数"), ("standard_managed", I, "规范管理人数"), ("controlled", I, "控制达标人数"),
          ("managed_65plus", I, "65岁及以上管理人数"), ("followups", I, "随访次数"),
-         ("face_to_face_followups", I, "面对面随访次数")],
-        [rate("standard_mgmt_rate", "standard_managed", "managed_patients", "规范管理率",
-              target="htn_standard_mgmt_rate"),
-         rate("control_rate", "controlled", "managed_patients", "控制率", target="htn_control_rate")],
-        grain="year",
+         ("face_to_face_followups", I, "面对面随访次数"), *CHRONIC_TARGETS[1:]],
+        [rate("standard_mgmt_rate", "standard_managed", "managed_patients", "规范管理率"),
+         rate("control_rate", "controlled", "managed_patients", "控制率"),
+         *target_metrics(CHRONIC_TARGETS[1:])],
+        grain="year", not_additive=tuple(c for c, _, _ in CHRONIC_TARGETS[1:]),
     ),
     Dataset(
         "chronic_community", ("mart_hypertension_followup_by_community", "mart_diabetes_followup_by_community"),
-        f"""select {_year_cols('c')}, c.disease, {_names('c', community=True)},
-  c.registered_patients, c.managed_patients, c.standard_managed, c.controlled
-from (
-  select *, '高血压' as disease from marts.mart_hypertension_followup_by_community
-  union all by name
-  select *, '糖尿病' as disease from marts.mart_diabetes_followup_by_community
-) c
+        f"""select {_year_cols('c')}, {DISEASE_ZH.format(c='c.disease')} as disease, {_names('c', community=True)},
+  c.registered_patients, c.managed_patients, c.standard_managed, c.controlled, c.managed_share_target,
+  c.standard_mgmt_target, c.control_target
+from marts.mart_chronic_followup_by_community c
 left join dims.dim_region r on r.region_code = c.region_code
 {_district_join('c')}""",
         [*YEAR, ("disease", V, "病种"), *COMMUNITY, ("registered_patients", I, "登记患者"),
-         ("managed_patients", I, "管理人数"), ("standard_managed", I, "规范管理人数"), ("controlled", I, "控制达标人数")],
+         ("managed_patients", I, "管理人数"), ("standard_managed", I, "规范管理人数"), ("controlled", I, "控制达标人数"),
+         *CHRONIC_TARGETS],
         [rate("managed_share", "managed_patients", "registered_patients", "随访覆盖率"),
-         rate("standard_mgmt_rate", "standard_managed", "managed_patients", "规范管理率",
-              target="htn_standard_mgmt_rate"),
-         rate("control_rate", "controlled", "managed_patients", "控制率", target="htn_control_rate")],
-        grain="year",
+         rate("standard_mgmt_rate", "standard_managed", "managed_patients", "规范管理率"),
+         rate("control_rate", "controlled", "managed_patients", "控制率"),
+         *target_metrics(CHRONIC_TARGETS)],
+        grain="year", not_additive=tuple(c for c, _, _ in CHRONIC_TARGETS),
     ),
     Dataset(
         "chronic_settlement", ("mart_chronic_settlement",),
         f"""select {_year_cols('s')},
-  case s.disease when 'hypertension' then '高血压' when 'diabetes' then '糖尿病' else s.disease end as disease,
+  {DISEASE_ZH.format(c='s.disease')} as disease,
   s.facility_code, coalesce(f.facility_name, s.facility_code) as facility_name, f.district_code,
   coalesce(f.district_name, f.district_code) as district_name,
   s.patients, s.budget::double as budget, s.tier_full, s.tier_partial, s.tier_none, s.payable::double as payable

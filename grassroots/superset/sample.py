@@ -189,6 +189,66 @@ def _validation_history(con: duckdb.DuckDBPyConnection, rng: random.Random) -> N
                             [d, layer, suite, cid, cat, sev, "3 unexpected (0.50%)", 3, at])
 
 
+CHRONIC_TARGETS = {"managed_share_target": "managed_share", "standard_mgmt_target": "standard_mgmt_rate",
+                   "control_target": "control_rate"}
+
+
+def _chronic_union(con: duckdb.DuckDBPyConnection) -> None:
+    """mart_chronic_followup*: the two disease marts' rows, each with the catalogue targets of its
+    disease's indicators (codes htn_<rate> and dm_<rate>), as dbt builds them."""
+    for suffix in ("followup", "followup_by_community"):
+        union = f"marts.mart_chronic_{suffix}"
+        cols = {c for (c,) in con.execute(
+            "select column_name from information_schema.columns where table_schema = 'marts'"
+            " and table_name = ?", [f"mart_chronic_{suffix}"]).fetchall()}
+        con.execute(f"delete from {union}")
+        for disease, prefix in (("hypertension", "htn"), ("diabetes", "dm")):
+            picks = ", ".join(f"(select target from reference.metric_catalogue where code = '{prefix}_{rate}') as {c}"
+                              for c, rate in CHRONIC_TARGETS.items() if c in cols)
+            con.execute(f"insert into {union} by name select '{disease}' as disease, *, {picks}"
+                        f" from marts.mart_{disease}_{suffix}")
+
+
+def _dims(con: duckdb.DuckDBPyConnection) -> None:
+    """The name dimensions and the month calendar, as the intermediate models the publisher reads."""
+    con.execute(
+        "create table intermediate.int_regions_hierarchy (region_code varchar, community_name varchar,"
+        " street_code varchar, street_name varchar, district_code varchar, district_name varchar)"
+    )
+    dn = dict(DISTRICTS)
+    con.executemany(
+        "insert into intermediate.int_regions_hierarchy values (?,?,?,?,?,?)",
+        [[c[0], c[1], c[2], c[3], c[4], dn[c[4]]] for c in COMMUNITIES],
+    )
+    con.execute(
+        "create table staging.stg_raw__regions (region_code varchar, region_name varchar,"
+        " region_level varchar)"
+    )
+    con.executemany(
+        "insert into staging.stg_raw__regions values (?,?,'district')", [list(d) for d in DISTRICTS]
+    )
+    con.execute(
+        "create table intermediate.int_facilities_classified (facility_code varchar,"
+        " facility_name varchar, facility_type varchar, level_group varchar, district_code varchar,"
+        " district_name varchar, alliance_code varchar, is_grassroots boolean)"
+    )
+    con.executemany(
+        "insert into intermediate.int_facilities_classified values (?,?,?,?,?,?,?,?)",
+        [[f[0], f[1], f[2], f[3], f[4], dn[f[4]], f[5], f[3] == "grassroots"] for f in FACILITIES],
+    )
+    con.execute(
+        "create table intermediate.int_calendar_months as select month, month_end, month_end as as_of_date,"
+        " true as is_complete, max(month_end) over () as data_as_of, year(month) as year from"
+        " (select unnest(?::date[]) as month, last_day(month) as month_end)", [MONTHS])
+    con.execute(
+        "create table staging.stg_raw__teams (team_code varchar, team_name varchar,"
+        " facility_code varchar)"
+    )
+    con.executemany(
+        "insert into staging.stg_raw__teams values (?,?,?)", [[t[0], t[1], t[2]] for t in TEAMS]
+    )
+
+
 def build_sample_warehouse(path: Path, *, seed: int = 7) -> Path:
     """Write a small DuckDB warehouse with schemas marts, reference, intermediate, staging."""
     path = Path(path)
@@ -228,42 +288,8 @@ def build_sample_warehouse(path: Path, *, seed: int = 7) -> Path:
               r["source_document"], int(r["source_year"] or 0), r["scope"], int(r["version"] or 1)]
              for r in cat],
         )
-        con.execute(
-            "create table intermediate.int_regions_hierarchy (region_code varchar, community_name varchar,"
-            " street_code varchar, street_name varchar, district_code varchar, district_name varchar)"
-        )
-        dn = dict(DISTRICTS)
-        con.executemany(
-            "insert into intermediate.int_regions_hierarchy values (?,?,?,?,?,?)",
-            [[c[0], c[1], c[2], c[3], c[4], dn[c[4]]] for c in COMMUNITIES],
-        )
-        con.execute(
-            "create table staging.stg_raw__regions (region_code varchar, region_name varchar,"
-            " region_level varchar)"
-        )
-        con.executemany(
-            "insert into staging.stg_raw__regions values (?,?,'district')", [list(d) for d in DISTRICTS]
-        )
-        con.execute(
-            "create table intermediate.int_facilities_classified (facility_code varchar,"
-            " facility_name varchar, facility_type varchar, level_group varchar, district_code varchar,"
-            " district_name varchar, alliance_code varchar, is_grassroots boolean)"
-        )
-        con.executemany(
-            "insert into intermediate.int_facilities_classified values (?,?,?,?,?,?,?,?)",
-            [[f[0], f[1], f[2], f[3], f[4], dn[f[4]], f[5], f[3] == "grassroots"] for f in FACILITIES],
-        )
-        con.execute(
-            "create table intermediate.int_calendar_months as select month, month_end, month_end as as_of_date,"
-            " true as is_complete, max(month_end) over () as data_as_of, year(month) as year from"
-            " (select unnest(?::date[]) as month, last_day(month) as month_end)", [MONTHS])
-        con.execute(
-            "create table staging.stg_raw__teams (team_code varchar, team_name varchar,"
-            " facility_code varchar)"
-        )
-        con.executemany(
-            "insert into staging.stg_raw__teams values (?,?,?)", [[t[0], t[1], t[2]] for t in TEAMS]
-        )
+        _chronic_union(con)
+        _dims(con)
         _validation_history(con, rng)
     finally:
         con.close()

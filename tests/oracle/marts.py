@@ -133,8 +133,10 @@ Per mart
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -548,6 +550,27 @@ def expected_hypertension_followup(data: Data) -> pd.DataFrame:
 
 def expected_diabetes_followup(data: Data) -> pd.DataFrame:
     return _chronic_followup(data, "diabetes")
+
+
+CATALOGUE_CSV = Path(__file__).resolve().parents[2] / "dbt" / "seeds" / "metric_catalogue.csv"
+
+
+def _target(code: str) -> float:
+    """The catalogue's target of an indicator, by its code (htn_* for hypertension, dm_* diabetes)."""
+    with CATALOGUE_CSV.open(encoding="utf-8") as f:
+        row = next(r for r in csv.DictReader(f) if r["code"] == code)
+    return float(row["target"]) if row["target"] else np.nan
+
+
+def expected_chronic_followup(data: Data) -> pd.DataFrame:
+    """Both diseases' follow-up marts in one, each row with its own disease's targets."""
+    parts = []
+    for disease, prefix in (("hypertension", "htn"), ("diabetes", "dm")):
+        df = _chronic_followup(data, disease).assign(disease=disease)
+        df["standard_mgmt_target"] = _target(f"{prefix}_standard_mgmt_rate")
+        df["control_target"] = _target(f"{prefix}_control_rate")
+        parts.append(df)
+    return _finish(pd.concat(parts, ignore_index=True), ["year", "team_code", "disease"])
 
 
 def _with_last_year(df: pd.DataFrame, keys: list[str], cols: dict[str, str]) -> pd.DataFrame:
@@ -1084,6 +1107,7 @@ MARTS: dict[str, tuple[Callable[[Data], pd.DataFrame], list[str]]] = {
     "mart_health_records": (expected_health_records, ["as_of_date", "region_code"]),
     "mart_hypertension_followup": (expected_hypertension_followup, ["year", "team_code"]),
     "mart_diabetes_followup": (expected_diabetes_followup, ["year", "team_code"]),
+    "mart_chronic_followup": (expected_chronic_followup, ["year", "team_code", "disease"]),
     "mart_outpatient_visits": (expected_outpatient_visits, ["month", "facility_code"]),
     "mart_medication_management": (expected_medication_management, ["month", "facility_code"]),
     "mart_outpatient_cost": (expected_outpatient_cost, ["month", "facility_code"]),
