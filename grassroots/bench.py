@@ -179,10 +179,10 @@ def stage(name: str, args: dict[str, Any]) -> dict[str, Any]:
         out = {"rows": rep.rows_loaded, "rows_quarantined": rep.rows_quarantined,
                "statuses": dict(rep.statuses)}
     elif name == "build":
-        from grassroots.build import build
+        from grassroots.build import build, work_dir
 
         build(warehouse)
-        out = {"dbt": _dbt_split(Path(os.environ["DBT_TARGET_PATH"]))}
+        out = {"dbt": _dbt_split(work_dir(warehouse) / "target")}
     elif name == "validate":
         from grassroots import quality
 
