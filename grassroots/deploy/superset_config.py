@@ -50,3 +50,14 @@ else:
     CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
     DATA_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
     RATELIMIT_STORAGE_URI = "memory://"
+
+# Alerts & Reports (grassroots/deploy/reports_config.py): the superset-worker and superset-beat
+# services, Celery on Redis database 5, mail through the GRASSROOTS_SMTP_* server of the daily
+# data-quality message, screenshots by the image's Chromium.
+if _REDIS:
+    from grassroots.deploy.reports_config import settings as _reports_settings
+
+    _r = _reports_settings(redis_url=f"{_REDIS}/5",
+                           base_url=os.environ.get("SUPERSET_WEBDRIVER_BASEURL") or "http://superset:8088/")
+    FEATURE_FLAGS.update(_r.pop("FEATURE_FLAGS"))
+    globals().update(_r)
