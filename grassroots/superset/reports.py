@@ -307,11 +307,11 @@ def _wait_ready(logf: Path, proc: subprocess.Popen, wait: float) -> None:
 
 
 def stop_workers(home: Path, timeout: float = 20) -> list[str]:
-    """Stop the worker and beat started by :func:`start_workers`; returns the roles stopped."""
+    """Stop the worker, beat and mailbox started here; returns the roles stopped."""
     home = Path(home).resolve()
     stopped = []
-    for role in ("beat", "worker"):
-        pidfile = home / f"celery-{role}.pid"
+    for role in ("beat", "worker", "mailsink"):
+        pidfile = home / (f"celery-{role}.pid" if role != "mailsink" else "mailsink.pid")
         pid = _pid(pidfile)
         if pid is not None:
             try:
@@ -334,11 +334,45 @@ def stop_workers(home: Path, timeout: float = 20) -> list[str]:
     return stopped
 
 
+DEMO_SMTP_PORT = 2525
+
+
+def start_mailsink(home: Path, port: int = DEMO_SMTP_PORT) -> Path | None:
+    """The demo's mailbox (``grassroots.superset.mailsink``): mails kept in home/mail/ as .eml;
+    None when aiosmtpd is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("aiosmtpd") is None:
+        return None
+    home = Path(home).resolve()
+    folder, pidfile = home / "mail", home / "mailsink.pid"
+    if _pid(pidfile) is None:
+        with open(home / "mailsink.log", "ab") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "grassroots.superset.mailsink", str(folder),
+                                     str(port)], stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True, cwd=ROOT)
+        pidfile.write_text(str(proc.pid))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.3)
+    return folder
+
+
 def setup(home: Path, serving: Path, *, venv: Path = VENV) -> dict:
-    """The demo's part: sync the schedules, start worker and beat. Returns what to tell the user."""
+    """The demo's part: sync the schedules, start worker and beat (with no SMTP server
+    configured, a local mailbox first). Returns what to tell the user."""
+    mailbox = None
+    if not os.environ.get("GRASSROOTS_SMTP_HOST"):
+        mailbox = start_mailsink(home)
+        if mailbox is not None:  # the worker started below inherits these
+            os.environ.update(GRASSROOTS_SMTP_HOST="127.0.0.1", GRASSROOTS_SMTP_PORT=str(DEMO_SMTP_PORT))
     result = sync(home, serving, venv=venv)
     pids = start_workers(home, venv=venv)
-    return {"sync": result, "pids": pids, "browser_missing": browser_missing()}
+    return {"sync": result, "pids": pids, "browser_missing": browser_missing(), "mailbox": mailbox}
 
 
 def summary(home: Path, info: dict) -> str:
@@ -347,9 +381,12 @@ def summary(home: Path, info: dict) -> str:
     env = os.environ
     lines = [f"Reports and alerts (dashboards/reports.yml): worker and beat running "
              f"(logs {home / 'celery-worker.log'}, {home / 'celery-beat.log'}).",
-             f"  mail via {env.get('GRASSROOTS_SMTP_HOST') or 'localhost'}:"
-             f"{env.get('GRASSROOTS_SMTP_PORT') or 25} (GRASSROOTS_SMTP_*); recipients from .env "
-             "(GRASSROOTS_REPORTS_*_TO) or Superset's UI (设置 → 告警和报告), else the owner's address",
+             (f"  mail: no GRASSROOTS_SMTP_HOST configured, so every mail is kept in {info['mailbox']}"
+              " (.eml files; set GRASSROOTS_SMTP_* for a real server)" if info.get("mailbox") else
+              f"  mail via {env.get('GRASSROOTS_SMTP_HOST') or 'localhost'}:"
+              f"{env.get('GRASSROOTS_SMTP_PORT') or 25} (GRASSROOTS_SMTP_*)"),
+             "  recipients from .env (GRASSROOTS_REPORTS_*_TO) or Superset's UI (设置 → 告警和报告), "
+             "else the owner's address",
              "  send one now:  uv run grassroots reports --run weekly_overview   "
              "(then: uv run grassroots reports --log weekly_overview)"]
     if info.get("browser_missing"):
