@@ -100,3 +100,16 @@ def test_the_demo_mailbox_keeps_a_mail(tmp_path):
         assert b"b@x" in eml.read_bytes()
     finally:
         assert "mailsink" in reports.stop_workers(tmp_path)
+
+
+def test_robot_webhooks_get_their_own_message():
+    from grassroots.deploy.robot_webhook import robot_kind, robot_request
+
+    assert robot_kind("https://example.org/hook") is None
+    url, body = robot_request("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k", "周报", "说明",
+                              "http://s/d/1")
+    assert url.endswith("key=k") and body["msgtype"] == "markdown"
+    assert body["markdown"]["content"] == "## 周报\n说明\n\n[在 Superset 中查看](http://s/d/1)"
+    url, body = robot_request("https://oapi.dingtalk.com/robot/send?access_token=t", "预警", "", "l",
+                              secret="s")
+    assert "&timestamp=" in url and "&sign=" in url and body["markdown"]["title"] == "预警"

@@ -103,10 +103,21 @@ def ocr_pdf(data: bytes, tmp: Path) -> str:
 
 
 class Ctx:
-    def __init__(self, home: Path, serving: Path, info, mailbox: Mailbox, smtp: Controller,
+    def __init__(self, home: Path, serving: Path, info, mailbox: Mailbox, smtp_port: int,
                  config: Path) -> None:
         self.home, self.serving, self.info, self.mailbox = home, serving, info, mailbox
-        self.smtp, self.config = smtp, config
+        self.smtp_port, self.config = smtp_port, config
+        self.smtp: Controller | None = None
+        self.smtp_on()
+
+    def smtp_on(self) -> None:
+        self.smtp = Controller(self.mailbox, hostname="127.0.0.1", port=self.smtp_port)
+        self.smtp.start()
+
+    def smtp_off(self) -> None:
+        if self.smtp is not None:
+            self.smtp.stop()
+            self.smtp = None
 
     def run(self, key: str, timeout: float = 300) -> dict:
         before = len(reports.log(self.home, key, 100)["log"])
@@ -134,9 +145,8 @@ def rs(tmp_path_factory):
     serving = publish_serving(build_sample_warehouse(tmp / "warehouse.duckdb"),
                               tmp / "serving" / "serving.duckdb")
     mailbox, smtp_port = Mailbox(), _free_port()
-    smtp = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
-    smtp.start()
     home = tmp / "home"
+    ctx = None
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GRASSROOTS_REPORTS_REDIS_URL", "redis://127.0.0.1:6379/8")
         mp.setenv("GRASSROOTS_SMTP_HOST", "127.0.0.1")
@@ -151,13 +161,15 @@ def rs(tmp_path_factory):
         try:
             info = manage.setup(home, serving, port=_free_port())
             config = _test_config(tmp)
+            ctx = Ctx(home, serving, info, mailbox, smtp_port, config)
             reports.sync(home, serving, config=config)
             reports.start_workers(home)
-            yield Ctx(home, serving, info, mailbox, smtp, config)
+            yield ctx
         finally:
             reports.stop_workers(home)
             manage.stop(home)
-            smtp.stop()
+            if ctx is not None:
+                ctx.smtp_off()
 
 
 def test_sync_is_idempotent_and_a_changed_schedule_updates_the_server(rs, tmp_path):
@@ -290,11 +302,11 @@ def test_bad_configuration_is_refused_by_name(rs, tmp_path):
 
 
 def test_unreachable_smtp_is_an_error_in_the_log_not_a_dead_worker(rs):
-    rs.smtp.stop()
+    rs.smtp_off()
     try:
         entry = rs.run("smtp_probe")
     finally:
-        rs.smtp.start()
+        rs.smtp_on()
     assert entry["state"] == "Error", entry
     assert "Connection refused" in (entry["error_message"] or "") or "111" in (entry["error_message"] or ""), entry
     assert rs.run("smtp_probe")["state"] == "Success"  # the same worker, once the server is back

@@ -66,14 +66,18 @@ def celery_config(broker_url: str, queue: str) -> type:
     return CeleryConfig
 
 
-def _eta_as_datetime(task=None, **_kw) -> None:
-    """Superset hands Celery's ``request.eta`` (an ISO string) on as the execution's scheduled time,
-    a datetime column: PostgreSQL parses the string, SQLite (the demo's metadata) refuses it."""
+def _before_task(task=None, **_kw) -> None:
+    """In the worker, before a task. Superset hands Celery's ``request.eta`` (an ISO string) on as
+    the execution's scheduled time, a datetime column: PostgreSQL parses the string, SQLite (the
+    demo's metadata) refuses it. Then the robot webhooks (grassroots/deploy/robot_webhook.py)."""
     from datetime import datetime
 
     eta = getattr(getattr(task, "request", None), "eta", None)
     if isinstance(eta, str):
         task.request.eta = datetime.fromisoformat(eta)
+    from grassroots.deploy.robot_webhook import install
+
+    install()  # once per process
 
 
 def settings(*, redis_url: str, base_url: str, queue: str = "grassroots_reports",
@@ -87,7 +91,7 @@ def settings(*, redis_url: str, base_url: str, queue: str = "grassroots_reports"
     try:
         from celery.signals import task_prerun
 
-        task_prerun.connect(_eta_as_datetime, weak=False)
+        task_prerun.connect(_before_task, weak=False)
     except ImportError:  # read outside Superset's interpreter
         pass
     e = os.environ if env is None else env
