@@ -181,7 +181,7 @@ def _reports_setup(superset_home: Path, serving: Path) -> None:
     console.rule("4. scheduled reports and alerts")
     try:
         console.print(reports.summary(superset_home, reports.setup(superset_home, serving)))
-    except reports.ReportsError as e:
+    except reports.SupersetError as e:  # ReportsError included
         console.print(f"[yellow]reports and alerts not running:[/yellow] {escape(str(e))}")
 
 
@@ -207,7 +207,7 @@ def reports_cmd(
             console.print(f"{run}: {entry['state']} {entry.get('error_message') or ''}")
         if log:
             console.print(json.dumps(reports.log(home, log, 10), ensure_ascii=False, indent=1))
-    except reports.ReportsError as e:
+    except reports.SupersetError as e:  # ReportsError included
         _fail(str(e), 2, e)
 
 
