@@ -53,6 +53,7 @@ def celery_config(broker_url: str, queue: str) -> type:
         worker_prefetch_multiplier = 1
         task_acks_late = False
         task_default_queue = ""
+        result_expires = 3600  # nothing reads the reports' task results
         broker_connection_retry_on_startup = True
         beat_schedule = {
             "reports.scheduler": {"task": "reports.scheduler", "schedule": crontab(minute="*", hour="*"),
