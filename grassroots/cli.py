@@ -169,8 +169,46 @@ def demo(
 
         info = setup(home / "superset", serving, port=port)
         console.print(info.summary())
+        _reports_setup(home / "superset", serving)
     console.rule("done")
     console.print(f"warehouse: {warehouse}\nserving copy: {serving}\nlanding zone: {landing}")
+
+
+def _reports_setup(superset_home: Path, serving: Path) -> None:
+    """Scheduled reports and alerts (dashboards/reports.yml): a failure is said, not fatal."""
+    from grassroots.superset import reports
+
+    console.rule("4. scheduled reports and alerts")
+    try:
+        console.print(reports.summary(superset_home, reports.setup(superset_home, serving)))
+    except reports.SupersetError as e:  # ReportsError included
+        console.print(f"[yellow]reports and alerts not running:[/yellow] {escape(str(e))}")
+
+
+@app.command("reports")
+def reports_cmd(
+    run: Annotated[str | None, typer.Option(help="Send this report or alert now (its key).")] = None,
+    log: Annotated[str | None, typer.Option(help="Show this one's latest executions.")] = None,
+    sync: Annotated[bool, typer.Option(help="Create/update the schedules from dashboards/reports.yml.")] = False,
+) -> None:
+    """Scheduled reports and alerts of the demo's Superset (Superset Alerts & Reports)."""
+    import json
+
+    from grassroots.superset import reports
+
+    home = _home() / "superset"
+    try:
+        if sync:
+            console.print(json.dumps(reports.sync(home, _home() / "serving.duckdb"), ensure_ascii=False))
+        if run:
+            before = len(reports.log(home, run, 100)["log"])
+            console.print(f"queued: {reports.run_now(home, run)}")
+            entry = reports.wait_for_log(home, run, after=before, timeout=600)
+            console.print(f"{run}: {entry['state']} {entry.get('error_message') or ''}")
+        if log:
+            console.print(json.dumps(reports.log(home, log, 10), ensure_ascii=False, indent=1))
+    except reports.SupersetError as e:  # ReportsError included
+        _fail(str(e), 2, e)
 
 
 @app.command()

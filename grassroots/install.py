@@ -55,6 +55,9 @@ TEST_PACKAGES: dict[str, str] = {
     "/usr/bin/chromium": "chromium",  # the dashboards' browser tests
     "/usr/bin/chromedriver": "chromium-driver",
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc": "fonts-wqy-microhei",  # Chinese labels
+    # reading the scheduled reports' PDFs (images of the dashboards) back in the reports test
+    "/usr/bin/tesseract": "tesseract-ocr",
+    "/usr/share/tesseract-ocr/5/tessdata/chi_sim.traineddata": "tesseract-ocr-chi-sim",
     "/usr/bin/java": "openjdk-17-jre-headless",  # dbt on Spark (local mode)
     "/usr/bin/docker-compose": "docker-compose",  # validates docker-compose.yml without an engine
 }

@@ -46,7 +46,8 @@ DEPLOY = REPO / "grassroots" / "deploy"
 VENV_BIN = Path(sys.executable).parent
 
 SERVICES = {"postgres", "redis", "airflow-init", "airflow-api-server", "airflow-scheduler",
-            "airflow-dag-processor", "airflow-triggerer", "superset-init", "superset"}
+            "airflow-dag-processor", "airflow-triggerer", "superset-init", "superset",
+            "superset-worker", "superset-beat"}
 AIRFLOW_SERVICES = {"airflow-init", "airflow-api-server", "airflow-scheduler",
                     "airflow-dag-processor", "airflow-triggerer"}
 INIT_JOBS = {"airflow-init", "superset-init"}
@@ -231,8 +232,10 @@ def test_superset_config_matches_the_demo_settings():
         return ns
 
     secret = DEPLOY / "superset_config.py"  # any readable file serves as the demo's secret file
+    from grassroots.superset.reports import config_block
+
     demo = settings(CONFIG_TEMPLATE.format(secret_path=str(secret), sqlite_uri="sqlite://",
-                                           port=8088), {})
+                                           port=8088) + config_block(Path("/tmp/home"), 8088), {})
     env = {"SUPERSET_SECRET_KEY": "k", "GRASSROOTS_SUPERSET_DB_URI": "postgresql://x/y",
            "SUPERSET_REDIS_URL": "redis://:p@redis:6379"}
     deploy = settings((DEPLOY / "superset_config.py").read_text(encoding="utf-8"), env)
@@ -241,6 +244,13 @@ def test_superset_config_matches_the_demo_settings():
         assert deploy[key] == demo[key], key
     assert deploy["SQLALCHEMY_DATABASE_URI"] == "postgresql://x/y"
     assert deploy["DATA_CACHE_CONFIG"]["CACHE_REDIS_URL"] == "redis://:p@redis:6379/1"
+    # Alerts & Reports: the same settings; Celery's broker is a Redis database no cache uses
+    for key in ("WEBDRIVER_TYPE", "WEBDRIVER_OPTION_ARGS", "WEBDRIVER_CONFIGURATION", "SMTP_HOST",
+                "SMTP_PORT", "ALERT_REPORTS_NOTIFICATION_DRY_RUN"):
+        assert deploy[key] == demo[key], key
+    assert deploy["FEATURE_FLAGS"]["ALERT_REPORTS"] is True
+    assert deploy["CELERY_CONFIG"].broker_url == "redis://:p@redis:6379/5"
+    assert deploy["WEBDRIVER_BASEURL"] == "http://superset:8088/"
     # the module must stay importable by the Superset image: standard library only
     tree = ast.parse((DEPLOY / "superset_config.py").read_text(encoding="utf-8"))
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)

@@ -6,12 +6,18 @@ ARG SUPERSET_IMAGE=apache/superset:6.1.0
 FROM ${SUPERSET_IMAGE}
 
 USER root
+# Alerts & Reports: Debian's Chromium and its driver take the screenshots; a CJK font for the labels
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends chromium chromium-driver fonts-wqy-microhei \
+    && rm -rf /var/lib/apt/lists/*
 # Same versions as dashboards/requirements.lock (tests/test_deploy.py checks): DuckDB must be the
 # pipeline's DuckDB (a file written by 2.0 cannot be opened by 1.x); psycopg2 for the PostgreSQL
-# metadata database; redis for the cache. The image's Python may be a uv-managed venv without pip.
+# metadata database; redis for the cache; celery and kombu for the reports worker (kombu 5.7
+# refuses redis-py 5, which Superset 6.1 pins). The image's Python may be a uv-managed venv
+# without pip.
 RUN set -eux; \
     py="$(command -v python)"; \
-    pkgs="duckdb==2.0.0 duckdb-engine==0.17.0 psycopg2-binary==2.9.13 redis==5.3.1"; \
+    pkgs="duckdb==2.0.0 duckdb-engine==0.17.0 psycopg2-binary==2.9.13 redis==5.3.1 celery==5.6.3 kombu==5.6.2"; \
     if command -v uv >/dev/null 2>&1; then uv pip install --no-cache --python "$py" $pkgs; \
     else "$py" -m pip install --no-cache-dir $pkgs; fi; \
     "$py" -c "import duckdb, duckdb_engine, psycopg2, redis; assert duckdb.__version__ == '2.0.0'"; \
@@ -22,6 +28,7 @@ COPY --chown=superset:superset grassroots/__init__.py /opt/grassroots/grassroots
 COPY --chown=superset:superset grassroots/superset /opt/grassroots/grassroots/superset
 COPY --chown=superset:superset grassroots/deploy /opt/grassroots/grassroots/deploy
 COPY --chown=superset:superset dashboards/assets /opt/grassroots/dashboards/assets
+COPY --chown=superset:superset dashboards/reports.yml /opt/grassroots/dashboards/reports.yml
 
 # grassroots.deploy.superset_init imports from here; the web server ignores it
 ENV PYTHONPATH=/app/pythonpath:/opt/grassroots

@@ -155,9 +155,11 @@ def write_config(home: Path, port: int = DEFAULT_PORT) -> Path:
     secret = home / "secret_key"
     _secret_file(secret, 42)
     cfg = home / "superset_config.py"
+    from grassroots.superset.reports import config_block  # Alerts & Reports: worker, beat, SMTP
+
     cfg.write_text(
         CONFIG_TEMPLATE.format(secret_path=str(secret), sqlite_uri=f"sqlite:///{home / 'superset.db'}",
-                               port=port),
+                               port=port) + config_block(home, port),
         encoding="utf-8",
     )
     return cfg
