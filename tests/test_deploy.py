@@ -214,6 +214,26 @@ def test_dockerfiles_copy_what_exists_and_pin_the_locks():
     assert f"uv=={uv_version}" in (DEPLOY / "airflow.Dockerfile").read_text()
 
 
+def test_the_superset_images_modules_import_from_its_build_context_alone(tmp_path):
+    """What the image runs (init job, reports sync) imports nothing its .dockerignore leaves out."""
+    import shutil
+
+    allowed = [line[1:] for line in (DEPLOY / "superset.Dockerfile.dockerignore").read_text()
+               .splitlines() if line.startswith("!")]
+    for rel in allowed:
+        src, dst = REPO / rel, tmp_path / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import grassroots, grassroots.superset, grassroots.superset.reports,"
+         " grassroots.deploy.superset_init; "
+         "print(grassroots.__file__)"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)}, capture_output=True,
+        text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == str(tmp_path / "grassroots" / "__init__.py")
+
+
 def test_superset_config_matches_the_demo_settings():
     from grassroots.superset.manage import CONFIG_TEMPLATE
 

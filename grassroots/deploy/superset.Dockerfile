@@ -24,7 +24,7 @@ RUN set -eux; \
     mkdir -p /opt/grassroots/grassroots /data/serving; \
     chown -R superset:superset /opt/grassroots
 
-COPY --chown=superset:superset grassroots/__init__.py /opt/grassroots/grassroots/__init__.py
+COPY --chown=superset:superset grassroots/__init__.py grassroots/settings.py grassroots/install.py grassroots/errors.py /opt/grassroots/grassroots/
 COPY --chown=superset:superset grassroots/superset /opt/grassroots/grassroots/superset
 COPY --chown=superset:superset grassroots/deploy /opt/grassroots/grassroots/deploy
 COPY --chown=superset:superset dashboards/assets /opt/grassroots/dashboards/assets
