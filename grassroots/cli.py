@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -51,18 +53,27 @@ def run(
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Load every new or changed complete facility-day, build the marts, validate, publish."""
-    from grassroots.build import DbtError
     from grassroots.pipeline import run_pipeline
 
-    try:
+    with _exits():
         key, source = load_hmac_key(warehouse)
         console.print(f"HMAC key for id numbers: {source}")
         run_pipeline(landing, warehouse, key=key, archive=archive, date_from=_date(date_from),
                      date_to=_date(date_to), build=build, validate=validate, serving=serving,
                      progress=progress, log=console.print)
-    except RunError as e:  # configuration or environment: one line naming the cause
+
+
+@contextmanager
+def _exits() -> Iterator[None]:
+    """A configuration or environment failure exits 2 with one line naming the cause; a failed
+    dbt build exits 3 with dbt's own tail; anything else is a bug and keeps its traceback."""
+    from grassroots.build import DbtError
+
+    try:
+        yield
+    except RunError as e:
         _fail(str(e), 2, e)
-    except DbtError as e:  # the build failed: dbt's own tail says where
+    except DbtError as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(3) from e
     except Exception as e:
@@ -151,12 +162,13 @@ def demo(
         console.print(str(gen(landing, residents=residents, start=_date(start), end=_date(end),
                               seed=seed, progress=True)))
     console.rule("2. pipeline: ingest → dbt build → validations → serving copy")
-    key, source = load_hmac_key(warehouse)
-    console.print(f"HMAC key for id numbers: {source}")
-    # two weeks of raw-layer validations, so the data-quality dashboard shows a trend
-    run_pipeline(landing, warehouse, key=key, serving=serving, progress=True,
-                 raw_history_days=13, log=console.print)
-    target = docs_generate(warehouse)
+    with _exits():
+        key, source = load_hmac_key(warehouse)
+        console.print(f"HMAC key for id numbers: {source}")
+        # two weeks of raw-layer validations, so the data-quality dashboard shows a trend
+        run_pipeline(landing, warehouse, key=key, serving=serving, progress=True,
+                     raw_history_days=13, log=console.print)
+        target = docs_generate(warehouse)
     docs = home / "dbt-docs"
     shutil.rmtree(docs, ignore_errors=True)
     docs.mkdir(parents=True)

@@ -126,6 +126,16 @@ def test_an_empty_key_file(env: Env) -> None:
     assert_exit_2(proc, f"HMAC key file {key_file} is empty")
 
 
+def test_the_demo_exits_2_with_one_line_too(env: Env) -> None:
+    home = env.tmp / "home"
+    (home / "landing" / "extracts").mkdir(parents=True)  # a region is there: no generation
+    key_file = env.tmp / "hmac.key"
+    key_file.write_text("\n")
+    proc = run_cli("demo", "--no-dashboards", cwd=env.tmp, environ={
+        "GRASSROOTS_HOME": str(home), "GRASSROOTS_HMAC_KEY_FILE": str(key_file)})
+    assert_exit_2(proc, f"HMAC key file {key_file} is empty")
+
+
 def test_the_memory_limit_reaches_the_loader_and_a_bad_one_is_one_line(env: Env) -> None:
     from grassroots.ingest import connect
 
