@@ -148,6 +148,8 @@ class DailyReport:
     marts: QualityResult | None = None
     source: str = ""  # where the delivery figures came from
     names: dict[str, str] = field(default_factory=dict)  # facility_code → facility name
+    # (source, problem, detail): registered sources not reached, folders refused (grassroots.pull)
+    sources: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def failed_checks(self) -> int:
@@ -159,7 +161,8 @@ class DailyReport:
 
     @property
     def ok(self) -> bool:
-        return not (self.issues or self.quarantine or self.failed_checks or self.outliers)
+        return not (self.issues or self.quarantine or self.failed_checks or self.outliers
+                    or self.sources)
 
     def title(self) -> str:
         missing = sum(1 for i in self.issues if i.problem in ("missing", "incomplete",
@@ -168,7 +171,8 @@ class DailyReport:
         status = "正常" if self.ok else "需关注"
         return (f"[grassroots] 数据质量日报 {self.business_date} {status}: 缺报 {missing}, "
                 f"迟报 {late}, 隔离 {self.rows_quarantined} 行, 校验失败 {self.failed_checks}, "
-                f"异常波动 {len(self.outliers)}")
+                f"异常波动 {len(self.outliers)}"
+                + (f", 数据源异常 {len(self.sources)}" if self.sources else ""))
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -267,7 +271,28 @@ def build_report(warehouse: Path, business_date: date, *, landing: Path | None =
                 f"generated_at {gen}"))
     order = {"missing": 0, "incomplete": 1, "not_loaded": 2, "late": 3}
     rep.issues = sorted(issues.values(), key=lambda i: (order[i.problem], i.facility_code))
+    rep.sources = source_problems(wh, business_date)
     return rep
+
+
+def source_problems(warehouse: Path, business_date: date) -> list[tuple[str, str, str]]:
+    """Registered sources whose latest check for the business date did not reach them, and
+    folders of that date refused by a pull (``audit.source_checks``, ``audit.pulls``)."""
+    if not Path(warehouse).exists():
+        return []
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        if not _table_exists(con, "audit", "source_checks"):
+            return []
+        rows = con.execute(
+            "SELECT source, status, coalesce(remote || ': ', '') || coalesce(detail, '') "
+            "FROM audit.source_checks WHERE business_date = ? QUALIFY row_number() OVER "
+            "(PARTITION BY source ORDER BY checked_at DESC, record_id DESC) = 1 "
+            "AND status <> 'ok' ORDER BY 1", [business_date]).fetchall()
+        rows += con.execute(
+            "SELECT DISTINCT source, 'refused', facility_code || ' ' || business_date || ': ' "
+            "|| detail FROM audit.pulls WHERE status = 'refused' AND business_date = ? "
+            "ORDER BY ALL", [business_date]).fetchall()
+    return [(s, p, scrub(d)[:300]) for s, p, d in rows]
 
 
 _PROBLEM_ZH = {
@@ -298,6 +323,12 @@ def render_markdown(rep: DailyReport, *, limit: int | None = None) -> str:
                      f" ({i.facility_type}, district {i.district_code}) {i.detail}".rstrip())
     else:
         L.append("- 无 (none)")
+    if rep.sources:
+        L.append("")
+        L.append("### 数据源异常 (sources not reached, folders refused)")
+        for src, problem, detail in rep.sources:
+            zh = "无法连接" if problem in ("unreachable", "error") else "拒收"
+            L.append(f"- {zh} {problem}: {src} {detail}")
     L.append("")
     L.append("### 隔离记录 (quarantine) 按机构和原因")
     if rep.quarantine:

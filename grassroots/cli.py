@@ -40,7 +40,9 @@ def _date(value: str | None) -> date | None:
 
 @app.command()
 def run(
-    landing: Annotated[Path, typer.Option(help="Landing zone (reference/ and extracts/).")],
+    landing: Annotated[str, typer.Option(
+        help="Landing zone (reference/ and extracts/): a folder, or an fsspec URL "
+             "(s3://bucket/prefix, sftp://user@host/dir) pulled into --landing-cache first.")],
     warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file.")],
     date_from: Annotated[str | None, typer.Option("--from", help="First business date.")] = None,
     date_to: Annotated[str | None, typer.Option("--to", help="Last business date.")] = None,
@@ -49,17 +51,24 @@ def run(
     build: Annotated[bool, typer.Option(help="Build the dbt marts after loading.")] = True,
     validate: Annotated[bool, typer.Option(help="Run the data-quality validations.")] = True,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    landing_cache: Annotated[Path | None, typer.Option(
+        help="Local copy of a --landing URL [<warehouse dir>/landing-cache].")] = None,
 ) -> None:
     """Load every new or changed complete facility-day, build the marts, validate, publish."""
     from grassroots.build import DbtError
+    from grassroots.lock import writer_lock
     from grassroots.pipeline import run_pipeline
 
     try:
         key, source = load_hmac_key(warehouse)
         console.print(f"HMAC key for id numbers: {source}")
-        run_pipeline(landing, warehouse, key=key, archive=archive, date_from=_date(date_from),
-                     date_to=_date(date_to), build=build, validate=validate, serving=serving,
-                     progress=progress, log=console.print)
+        with writer_lock(warehouse):  # the pull and the load are one run
+            local = _local_landing(landing, landing_cache, warehouse, _date(date_from),
+                                   _date(date_to))
+            run_pipeline(local, warehouse, key=key, archive=archive,
+                         date_from=_date(date_from), date_to=_date(date_to), build=build,
+                         validate=validate, serving=serving, progress=progress,
+                         log=console.print)
     except RunError as e:  # configuration or environment: one line naming the cause
         _fail(str(e), 2, e)
     except DbtError as e:  # the build failed: dbt's own tail says where
@@ -70,6 +79,24 @@ def run(
         if cause is not None:
             _fail(cause, 2, e)
         raise
+
+
+def _local_landing(landing: str, cache: Path | None, warehouse: Path, date_from: date | None,
+                   date_to: date | None) -> Path:
+    """The landing folder to load: ``landing`` itself, or the local cache a URL is pulled into."""
+    from fsspec.core import split_protocol
+
+    scheme, rest = split_protocol(landing)
+    if scheme in (None, "file", "local"):
+        return Path(rest)
+    from grassroots.pull import pull_landing_url
+
+    cache = cache or warehouse.parent / "landing-cache"
+    check = pull_landing_url(landing, cache, warehouse, date_from=date_from, date_to=date_to)
+    console.print(f"pulled {len(check['pulled'])} new or changed folders and files from "
+                  f"{check['remote']} into {cache}; {len(check['waiting'])} waiting (upload not "
+                  f"finished), {len(check['refused'])} refused")
+    return cache
 
 
 def _fail(message: str, code: int, cause: BaseException) -> None:

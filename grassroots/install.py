@@ -57,6 +57,7 @@ TEST_PACKAGES: dict[str, str] = {
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc": "fonts-wqy-microhei",  # Chinese labels
     "/usr/bin/java": "openjdk-17-jre-headless",  # dbt on Spark (local mode)
     "/usr/bin/docker-compose": "docker-compose",  # validates docker-compose.yml without an engine
+    "/usr/sbin/sshd": "openssh-server",  # a real SFTP server for the pull tests
 }
 
 
