@@ -46,7 +46,8 @@ DEPLOY = REPO / "grassroots" / "deploy"
 VENV_BIN = Path(sys.executable).parent
 
 SERVICES = {"postgres", "redis", "airflow-init", "airflow-api-server", "airflow-scheduler",
-            "airflow-dag-processor", "airflow-triggerer", "superset-init", "superset"}
+            "airflow-dag-processor", "airflow-triggerer", "superset-init", "superset",
+            "minio"}  # minio: the optional S3-compatible store (profile s3)
 AIRFLOW_SERVICES = {"airflow-init", "airflow-api-server", "airflow-scheduler",
                     "airflow-dag-processor", "airflow-triggerer"}
 INIT_JOBS = {"airflow-init", "superset-init"}
