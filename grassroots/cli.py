@@ -125,6 +125,44 @@ def generate(
     console.print(str(summary))
 
 
+@app.command("pull")
+def pull_cmd(
+    source: Annotated[list[str] | None, typer.Option(
+        help="A registered source's name (repeatable) [all].")] = None,
+    sources: Annotated[Path | None, typer.Option(
+        help="Sources registry [$GRASSROOTS_SOURCES or dags/sources.yml].")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="First business date.")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Last business date.")] = None,
+) -> None:
+    """Pull the registered sources' new whole folders into the landing zone (what the DAG's
+    pull tasks do), record them in the warehouse, and say what waits and why."""
+    from datetime import timedelta
+
+    from grassroots.pull import pull_source, record
+    from grassroots.sources import load_registry
+
+    s = settings.Settings.from_env()
+    try:
+        chosen = [x for x in load_registry(sources) if not source or x.name in source]
+        if source and len(chosen) != len(set(source)):
+            raise RunError(f"not in the registry: {sorted(set(source) - {x.name for x in chosen})}")
+        d0, d1 = _date(date_from), _date(date_to)
+        dates = [d0 + timedelta(days=k) for k in range((d1 - d0).days + 1)] if d0 and d1 else None
+        for src in chosen:
+            c = pull_source(src, s.landing, dates=dates, business_date=d1)
+            console.print(f"{src.name} ({c['remote']}): {c['status']} {c['detail']}".rstrip())
+            for r in c["pulled"]:
+                console.print(f"  pulled {r['business_date'] or 'reference'} "
+                              f"{r['facility_code'] or r['files'][0]['file']} v{r['delivery_version'] or '-'}")
+            for k, why in c["waiting"].items():
+                console.print(f"  waiting {k}: {escape(why)}")
+            for r in c["refused"]:
+                console.print(f"  refused {r['business_date']} {r['facility_code']}: {escape(r['detail'])}")
+        record(s.landing, s.warehouse)
+    except RunError as e:
+        _fail(str(e), 2, e)
+
+
 def _home() -> Path:
     return settings.home()
 
