@@ -72,10 +72,10 @@ def grassroots_daily():
         return steps.registered_sources()
 
     @task.sensor(poke_interval=600, timeout=6 * 3600, mode="reschedule", soft_fail=False,
-                 execution_timeout=None, map_index_template="{{ source_name }}")
+                 execution_timeout=None,
+                 map_index_template="{{ task.op_kwargs['source']['name'] }}")
     def pull(source: dict, **context) -> PokeReturnValue:
         """Pull the source's new whole folders; done when its facilities are in, or at cut-off."""
-        context["source_name"] = source["name"]
         r = steps.run_pull(source, steps.business_date(context["logical_date"]))
         return PokeReturnValue(is_done=r["done"], xcom_value=r)
 

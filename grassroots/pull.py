@@ -41,7 +41,7 @@ from grassroots.contract import REFERENCE
 from grassroots.errors import RunError, one_line
 from grassroots.lock import writer_lock
 from grassroots.rules import mask_text
-from grassroots.sources import Source, describe, filesystem
+from grassroots.sources import Source, close, describe, filesystem
 
 log = logging.getLogger(__name__)
 
@@ -309,6 +309,7 @@ def pull_source(source: Source, landing: Path, *, dates: list[date] | None = Non
     check = {"source": source.name, "remote": describe(source), "status": "ok", "detail": "",
              "business_date": business_date.isoformat() if business_date else None,
              "checked_at": _now().isoformat(), "pulled": [], "waiting": {}, "refused": []}
+    fs = None
     try:
         fs = filesystem(source)
         folders = _folders(fs, source, dates)
@@ -319,7 +320,18 @@ def pull_source(source: Source, landing: Path, *, dates: list[date] | None = Non
         check["detail"] = f"{type(e).__name__}: {mask_text(one_line(str(e)))[:300]}"
         log.warning("source %s (%s) %s: %s", source.name, check["remote"], check["status"],
                     check["detail"])
+        if fs is not None:
+            close(fs)
         return _finish(check, landing, journal)
+    try:
+        _pull_folders(fs, source, folders, landing, check)
+    finally:
+        close(fs)
+    return _finish(check, landing, journal)
+
+
+def _pull_folders(fs, source: Source, folders: list[tuple[str, date, str]], landing: Path,
+                  check: dict) -> None:
     for remote_dir, bd, code in folders:
         key = f"{bd} {code}"
         try:
@@ -340,7 +352,6 @@ def pull_source(source: Source, landing: Path, *, dates: list[date] | None = Non
             continue
         if rec is not None:
             check["pulled"].append(rec)
-    return _finish(check, landing, journal)
 
 
 def _finish(check: dict, landing: Path, journal: bool) -> dict:

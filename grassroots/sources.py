@@ -215,7 +215,9 @@ def _sftp_options(conn) -> dict[str, Any]:
                                                 extra.get("private_key_passphrase")))
     if keys:
         opts["client_keys"] = keys
-    # the server's host key: checked unless explicitly switched off
+    # the server's host key: checked unless explicitly switched off (sshfs's own default is not
+    # to check; () is asyncssh's: ~/.ssh/known_hosts, or trust nothing)
+    opts["known_hosts"] = ()
     if str(extra.get("no_host_key_check", "")).lower() == "true":
         opts["known_hosts"] = None
     elif extra.get("host_key"):
@@ -264,6 +266,18 @@ def filesystem(source: Source):
         return fsspec.filesystem("sftp", skip_instance_cache=True, **_sftp_options(conn))
     return fsspec.filesystem("s3", skip_instance_cache=True, use_listings_cache=False,
                              **_s3_options(conn))
+
+
+def close(fs) -> None:
+    """Close an SFTP filesystem's connection now rather than at garbage collection."""
+    finalize = getattr(type(fs), "_finalize", None)
+    if finalize is not None and hasattr(fs, "_pool") and hasattr(fs, "_stack"):
+        try:
+            finalize(fs.loop, fs._pool, fs._stack)
+        except Exception as e:  # closing is best effort: the pull itself is done
+            import logging
+
+            logging.getLogger(__name__).debug("closing %s: %s", fs, e)
 
 
 def describe(source: Source) -> str:

@@ -66,7 +66,9 @@ def servers(region, tmp_path_factory):
         os.environ.update(env)
         s3.client().create_bucket(Bucket=BUCKET)
         try:
-            yield Servers(region, sftp, s3, load_registry(registry))
+            servers = Servers(region, sftp, s3, load_registry(registry))
+            servers.registry = registry
+            yield servers
         finally:
             for k, v in saved.items():
                 os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
@@ -323,3 +325,24 @@ def test_run_with_an_s3_landing_url(servers, tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 2 and "cannot pull s3://city-cloud/landing" in res.output
+
+
+def test_pull_command_pulls_one_source(servers, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from grassroots.cli import app
+
+    servers.clear()
+    servers.publish(END, SFTP_FACILITIES[1])
+    monkeypatch.setenv("GRASSROOTS_LANDING", str(tmp_path / "landing"))
+    monkeypatch.setenv("GRASSROOTS_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.setenv("GRASSROOTS_SOURCES", str(servers.registry))
+    res = CliRunner().invoke(app, ["pull", "--source", f"frontend-{SFTP_FACILITIES[1].lower()}"])
+    assert res.exit_code == 0, res.output
+    assert f"pulled {END} {SFTP_FACILITIES[1]} v1" in res.output
+    assert (tmp_path / "landing" / "extracts" / END.isoformat() / SFTP_FACILITIES[1] /
+            "manifest.json").is_file()
+    assert _sql(tmp_path / "warehouse.duckdb", "SELECT source, status FROM audit.source_checks"
+                ) == [(f"frontend-{SFTP_FACILITIES[1].lower()}", "ok")]
+    res = CliRunner().invoke(app, ["pull", "--source", "nowhere"])
+    assert res.exit_code == 2 and "not in the registry: ['nowhere']" in res.output
