@@ -303,6 +303,16 @@ _PROBLEM_ZH = {
 }
 
 
+def _source_lines(rep: DailyReport) -> list[str]:
+    """The registered sources not reached and the folders refused (nothing when none)."""
+    if not rep.sources:
+        return []
+    zh = {"unreachable": "无法连接", "error": "无法连接", "refused": "拒收"}
+    return ["", "### 数据源异常 (sources not reached, folders refused)"] + [
+        f"- {zh.get(problem, problem)} {problem}: {src} {detail}"
+        for src, problem, detail in rep.sources]
+
+
 def render_markdown(rep: DailyReport, *, limit: int | None = None) -> str:
     """The message as Markdown (WeCom/DingTalk robots render it; e-mail shows it as text)."""
     L: list[str] = [f"## 数据质量日报 business_date {rep.business_date}"]
@@ -323,12 +333,7 @@ def render_markdown(rep: DailyReport, *, limit: int | None = None) -> str:
                      f" ({i.facility_type}, district {i.district_code}) {i.detail}".rstrip())
     else:
         L.append("- 无 (none)")
-    if rep.sources:
-        L.append("")
-        L.append("### 数据源异常 (sources not reached, folders refused)")
-        for src, problem, detail in rep.sources:
-            zh = "无法连接" if problem in ("unreachable", "error") else "拒收"
-            L.append(f"- {zh} {problem}: {src} {detail}")
+    L += _source_lines(rep)
     L.append("")
     L.append("### 隔离记录 (quarantine) 按机构和原因")
     if rep.quarantine:
