@@ -234,8 +234,14 @@ def pull_folder(fs, source: Source, remote_dir: str, bd: date, code: str,
         return None
     stage = landing / ".pull" / "stage" / source.name / bd.isoformat() / code
     stage.mkdir(parents=True, exist_ok=True)
-    copied = sum(fetch(fs, f"{remote_dir}/{f['file']}", stage, f["file"], f["sha256"])
-                 for f in files)
+    copied, waiting = 0, []
+    for f in files:  # every file, so that a second poke only fetches what was not whole
+        try:
+            copied += fetch(fs, f"{remote_dir}/{f['file']}", stage, f["file"], f["sha256"])
+        except Waiting as e:
+            waiting.append(str(e))
+    if waiting:
+        raise Waiting("; ".join(waiting))
     if _read_manifest(fs, f"{remote_dir}/manifest.json") != raw:
         raise Waiting("manifest.json changed during the transfer")
     keep = {f["file"] for f in files}
