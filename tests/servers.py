@@ -120,9 +120,6 @@ class SftpServer:
         subprocess.run(["chown", "-R", f"{user}:users", str(self.dir / "home" / user)],
                        check=True)
 
-    def host_key(self) -> str:
-        return (self.dir / "host_key.pub").read_text().split()[0:2]  # type: ignore[return-value]
-
     def connection(self, facility: str, port: int | None = None) -> str:
         """An Airflow connection (JSON, for ``AIRFLOW_CONN_<ID>``) for the facility's user."""
         user = self.users[facility]
