@@ -43,6 +43,19 @@ def wait_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            kids = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            continue
+        out += [int(k) for k in kids]
+        todo += [int(k) for k in kids]
+    return out
+
+
 class SftpServer:
     """``/usr/sbin/sshd -D`` on a free port, one user per facility with its own key pair and
     outbox folder (``<root>/<user>/outbox``)."""
@@ -100,13 +113,23 @@ class SftpServer:
 
     def __exit__(self, *exc) -> None:
         if self.proc is not None and self.proc.poll() is None:
+            sessions = _descendants(self.proc.pid)  # one sshd per open connection
             self.proc.terminate()
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+            for pid in sessions:
+                try:
+                    os.kill(pid, 15)
+                except ProcessLookupError:
+                    pass
         for user in self.users.values():
-            subprocess.run(["userdel", user], capture_output=True)
+            # a session still closing keeps its user busy for a moment
+            for _ in range(50):
+                if subprocess.run(["userdel", user], capture_output=True).returncode in (0, 6):
+                    break  # 6: no such user
+                time.sleep(0.1)
         if self.made_run_dir:
             shutil.rmtree("/run/sshd", ignore_errors=True)
         shutil.rmtree(self.dir, ignore_errors=True)
