@@ -2,8 +2,14 @@
 
 Every morning at 07:00 Asia/Shanghai the run with logical date D processes business date D-1:
 
+    sources ─► pull (one mapped sensor per registered source) ─► record_pulls ─►
     wait_for_deliveries ─► ingest ─► validate_raw ─► dbt (cosmos: seeds, models, tests) ─►
     validate_marts (outlets: one Asset per mart) ─► publish_serving ─► send_report
+
+Each ``pull`` poke copies the source's new or changed whole delivery folders into the landing
+zone (``grassroots.pull``; the registry ``dags/sources.yml`` or GRASSROOTS_SOURCES) until every
+expected facility it covers is complete or the cut-off; a source that cannot be reached is
+recorded and reported, the others go on.
 
 All logic is in the package (``grassroots.quality.steps``, ``grassroots.ingest``,
 ``grassroots.quality``, ``grassroots.alerts``, ``grassroots.publish``).  Configuration is the
@@ -61,6 +67,23 @@ default_args = {
     doc_md=__doc__,
 )
 def grassroots_daily():
+    @task
+    def sources() -> list[dict]:
+        return steps.registered_sources()
+
+    @task.sensor(poke_interval=600, timeout=6 * 3600, mode="reschedule", soft_fail=False,
+                 execution_timeout=None,
+                 map_index_template="{{ task.op_kwargs['source']['name'] }}")
+    def pull(source: dict, **context) -> PokeReturnValue:
+        """Pull the source's new whole folders; done when its facilities are in, or at cut-off."""
+        r = steps.run_pull(source, steps.business_date(context["logical_date"]))
+        return PokeReturnValue(is_done=r["done"], xcom_value=r)
+
+    # after every pull (some may have failed, none may be registered)
+    @task(trigger_rule="all_done", execution_timeout=timedelta(minutes=10))
+    def record_pulls() -> dict:
+        return steps.run_record_pulls()
+
     @task.sensor(poke_interval=600, timeout=6 * 3600, mode="reschedule", soft_fail=False,
                  execution_timeout=None)
     def wait_for_deliveries(**context) -> PokeReturnValue:
@@ -110,6 +133,7 @@ def grassroots_daily():
                                 marts)
 
     arrivals = wait_for_deliveries()
+    pull.expand(source=sources()) >> record_pulls() >> arrivals
     raw = validate_raw(ingest(arrivals))
     marts = validate_marts()
     raw >> dbt >> marts

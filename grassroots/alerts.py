@@ -149,6 +149,8 @@ class DailyReport:
     source: str = ""  # where the delivery figures came from
     names: dict[str, str] = field(default_factory=dict)  # facility_code → facility name
     stray: list[str] = field(default_factory=list)  # landing entries that are no date folder
+    # (source, problem, detail): registered sources not reached, folders refused (grassroots.pull)
+    sources: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def failed_checks(self) -> int:
@@ -161,7 +163,7 @@ class DailyReport:
     @property
     def ok(self) -> bool:
         return not (self.issues or self.quarantine or self.failed_checks or self.outliers
-                    or self.stray)
+                    or self.stray or self.sources)
 
     def title(self) -> str:
         missing = sum(1 for i in self.issues if i.problem in ("missing", "incomplete",
@@ -170,7 +172,8 @@ class DailyReport:
         status = "正常" if self.ok else "需关注"
         return (f"[grassroots] 数据质量日报 {self.business_date} {status}: 缺报 {missing}, "
                 f"迟报 {late}, 隔离 {self.rows_quarantined} 行, 校验失败 {self.failed_checks}, "
-                f"异常波动 {len(self.outliers)}")
+                f"异常波动 {len(self.outliers)}"
+                + (f", 数据源异常 {len(self.sources)}" if self.sources else ""))
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -311,7 +314,28 @@ def build_report(warehouse: Path, business_date: date, *, landing: Path | None =
         from grassroots.ingest.discover import stray_entries
 
         rep.stray = [scrub(n) for n in stray_entries(Path(landing))]
+    rep.sources = source_problems(Path(warehouse), business_date)
     return rep
+
+
+def source_problems(warehouse: Path, business_date: date) -> list[tuple[str, str, str]]:
+    """Registered sources whose latest check for the business date did not reach them, and
+    folders of that date refused by a pull (``audit.source_checks``, ``audit.pulls``)."""
+    if not Path(warehouse).exists():
+        return []
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        if not _table_exists(con, "audit", "source_checks"):
+            return []
+        rows = con.execute(
+            "SELECT source, status, coalesce(remote || ': ', '') || coalesce(detail, '') "
+            "FROM audit.source_checks WHERE business_date = ? QUALIFY row_number() OVER "
+            "(PARTITION BY source ORDER BY checked_at DESC, record_id DESC) = 1 "
+            "AND status <> 'ok' ORDER BY 1", [business_date]).fetchall()
+        rows += con.execute(
+            "SELECT DISTINCT source, 'refused', facility_code || ' ' || business_date || ': ' "
+            "|| detail FROM audit.pulls WHERE status = 'refused' AND business_date = ? "
+            "ORDER BY ALL", [business_date]).fetchall()
+    return [(s, p, scrub(d)[:300]) for s, p, d in rows]
 
 
 _PROBLEM_ZH = {
@@ -347,6 +371,16 @@ def _failure_line(f) -> str:
             f"({f.category}/{f.subcategory}); 观测值 observed: {f.observed}{sample}")
 
 
+def _source_lines(rep: DailyReport) -> list[str]:
+    """The registered sources not reached and the folders refused (nothing when none)."""
+    if not rep.sources:
+        return []
+    zh = {"unreachable": "无法连接", "error": "无法连接", "refused": "拒收"}
+    return ["", "### 数据源异常 (sources not reached, folders refused)"] + [
+        f"- {zh.get(problem, problem)} {problem}: {src} {detail}"
+        for src, problem, detail in rep.sources]
+
+
 def render_markdown(rep: DailyReport, *, limit: int | None = None) -> str:
     """The message as Markdown (WeCom/DingTalk robots render it; e-mail shows it as text)."""
     L: list[str] = [f"## 数据质量日报 business_date {rep.business_date}"]
@@ -360,6 +394,7 @@ def render_markdown(rep: DailyReport, *, limit: int | None = None) -> str:
             L.append(f"- {label}: {'通过 PASS' if r.success else '未通过 FAIL'}, "
                      f"{r.evaluated} 项期望, 失败 {len(r.failures)}, 警告 {len(r.warnings)}")
     L += _section("缺报/迟报机构 (missing or late deliveries)", _issue_lines(rep))
+    L += _source_lines(rep)
     L += _section("隔离记录 (quarantine) 按机构和原因",
                   [f"- {fac} {name}: reason {reason}, dataset {ds}, {n} 条"
                    for fac, name, reason, ds, n in rep.quarantine[:40]],

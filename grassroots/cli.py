@@ -42,7 +42,9 @@ def _date(value: str | None) -> date | None:
 
 @app.command()
 def run(
-    landing: Annotated[Path, typer.Option(help="Landing zone (reference/ and extracts/).")],
+    landing: Annotated[str, typer.Option(
+        help="Landing zone (reference/ and extracts/): a folder, or an fsspec URL "
+             "(s3://bucket/prefix, sftp://user@host/dir) pulled into --landing-cache first.")],
     warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file.")],
     date_from: Annotated[str | None, typer.Option("--from", help="First business date.")] = None,
     date_to: Annotated[str | None, typer.Option("--to", help="Last business date.")] = None,
@@ -51,16 +53,23 @@ def run(
     build: Annotated[bool, typer.Option(help="Build the dbt marts after loading.")] = True,
     validate: Annotated[bool, typer.Option(help="Run the data-quality validations.")] = True,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    landing_cache: Annotated[Path | None, typer.Option(
+        help="Local copy of a --landing URL [<warehouse dir>/landing-cache].")] = None,
 ) -> None:
     """Load every new or changed complete facility-day, build the marts, validate, publish."""
+    from grassroots.lock import writer_lock
     from grassroots.pipeline import run_pipeline
 
     with _exits():
         key, source = load_hmac_key(warehouse)
         console.print(f"HMAC key for id numbers: {source}")
-        run_pipeline(landing, warehouse, key=key, archive=archive, date_from=_date(date_from),
-                     date_to=_date(date_to), build=build, validate=validate, serving=serving,
-                     progress=progress, log=console.print)
+        with writer_lock(warehouse):  # the pull and the load are one run
+            local = _local_landing(landing, landing_cache, warehouse, _date(date_from),
+                                   _date(date_to))
+            run_pipeline(local, warehouse, key=key, archive=archive,
+                         date_from=_date(date_from), date_to=_date(date_to), build=build,
+                         validate=validate, serving=serving, progress=progress,
+                         log=console.print)
 
 
 @contextmanager
@@ -81,6 +90,24 @@ def _exits() -> Iterator[None]:
         if cause is not None:
             _fail(cause, 2, e)
         raise
+
+
+def _local_landing(landing: str, cache: Path | None, warehouse: Path, date_from: date | None,
+                   date_to: date | None) -> Path:
+    """The landing folder to load: ``landing`` itself, or the local cache a URL is pulled into."""
+    from fsspec.core import split_protocol
+
+    scheme, rest = split_protocol(landing)
+    if scheme in (None, "file", "local"):
+        return Path(rest)
+    from grassroots.pull import pull_landing_url
+
+    cache = cache or warehouse.parent / "landing-cache"
+    check = pull_landing_url(landing, cache, warehouse, date_from=date_from, date_to=date_to)
+    console.print(f"pulled {len(check['pulled'])} new or changed folders and files from "
+                  f"{check['remote']} into {cache}; {len(check['waiting'])} waiting (upload not "
+                  f"finished), {len(check['refused'])} refused")
+    return cache
 
 
 def _fail(message: str, code: int, cause: BaseException) -> None:
@@ -107,6 +134,44 @@ def generate(
     summary = gen(out, residents=residents, start=_date(start), end=_date(end), seed=seed,
                   bad_row_share=bad_row_share, anomalies=anomalies, progress=progress)
     console.print(str(summary))
+
+
+@app.command("pull")
+def pull_cmd(
+    source: Annotated[list[str] | None, typer.Option(
+        help="A registered source's name (repeatable) [all].")] = None,
+    sources: Annotated[Path | None, typer.Option(
+        help="Sources registry [$GRASSROOTS_SOURCES or dags/sources.yml].")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="First business date.")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Last business date.")] = None,
+) -> None:
+    """Pull the registered sources' new whole folders into the landing zone (what the DAG's
+    pull tasks do), record them in the warehouse, and say what waits and why."""
+    from datetime import timedelta
+
+    from grassroots.pull import pull_source, record
+    from grassroots.sources import load_registry
+
+    s = settings.Settings.from_env()
+    try:
+        chosen = [x for x in load_registry(sources) if not source or x.name in source]
+        if source and len(chosen) != len(set(source)):
+            raise RunError(f"not in the registry: {sorted(set(source) - {x.name for x in chosen})}")
+        d0, d1 = _date(date_from), _date(date_to)
+        dates = [d0 + timedelta(days=k) for k in range((d1 - d0).days + 1)] if d0 and d1 else None
+        for src in chosen:
+            c = pull_source(src, s.landing, dates=dates, business_date=d1)
+            console.print(f"{src.name} ({c['remote']}): {c['status']} {c['detail']}".rstrip())
+            for r in c["pulled"]:
+                console.print(f"  pulled {r['business_date'] or 'reference'} "
+                              f"{r['facility_code'] or r['files'][0]['file']} v{r['delivery_version'] or '-'}")
+            for k, why in c["waiting"].items():
+                console.print(f"  waiting {k}: {escape(why)}")
+            for r in c["refused"]:
+                console.print(f"  refused {r['business_date']} {r['facility_code']}: {escape(r['detail'])}")
+        record(s.landing, s.warehouse)
+    except RunError as e:
+        _fail(str(e), 2, e)
 
 
 def _home() -> Path:

@@ -60,6 +60,7 @@ TEST_PACKAGES: dict[str, str] = {
     "/usr/share/tesseract-ocr/5/tessdata/chi_sim.traineddata": "tesseract-ocr-chi-sim",
     "/usr/bin/java": "openjdk-17-jre-headless",  # dbt on Spark (local mode)
     "/usr/bin/docker-compose": "docker-compose",  # validates docker-compose.yml without an engine
+    "/usr/sbin/sshd": "openssh-server",  # a real SFTP server for the pull tests
 }
 
 

@@ -122,6 +122,41 @@ CREATE TABLE IF NOT EXISTS audit.validation_failures (
 );
 """
 
+# The pulls from the registered sources (grassroots.pull), recorded from the pull journal.
+PULL_DDL = """
+CREATE SCHEMA IF NOT EXISTS audit;
+-- One row per source per poke: reached or not, and how many folders it pulled, left waiting
+-- (upload not finished) or refused.
+CREATE TABLE IF NOT EXISTS audit.source_checks (
+    record_id VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    remote VARCHAR,
+    business_date DATE,
+    status VARCHAR NOT NULL,
+    detail VARCHAR,
+    folders_pulled INTEGER,
+    folders_waiting INTEGER,
+    folders_refused INTEGER,
+    checked_at TIMESTAMP NOT NULL
+);
+-- One row per folder (or reference file) pulled, and per folder refused (recorded once):
+-- where from, when, which version, and the sha256 of every file ([{file, sha256, bytes}]).
+CREATE TABLE IF NOT EXISTS audit.pulls (
+    record_id VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    remote VARCHAR,
+    facility_code VARCHAR,
+    business_date DATE,
+    delivery_version INTEGER,
+    status VARCHAR NOT NULL,
+    detail VARCHAR,
+    manifest_sha256 VARCHAR,
+    files VARCHAR,
+    bytes BIGINT,
+    pulled_at TIMESTAMP NOT NULL
+);
+"""
+
 
 def raw_table_ddl(ds: Dataset) -> str:
     cols = [f"{c.stored_name} {c.duckdb_type}" for c in ds.stored_columns]

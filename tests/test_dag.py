@@ -94,3 +94,14 @@ def test_business_date_is_the_day_before_in_china_time():
     # the 07:00 Shanghai run of 2025-03-21 is 23:00 UTC on 2025-03-20
     assert str(steps.business_date(datetime(2025, 3, 20, 23, 0, tzinfo=utc))) == "2025-03-20"
     assert str(steps.business_date("2025-03-21T07:00:00+08:00")) == "2025-03-20"
+
+
+def test_pull_tasks_come_before_the_sensor(dag):
+    t = dag.get_task
+    pull = t("pull")
+    assert type(pull).__name__.endswith("MappedOperator")  # one task per registered source
+    assert pull.upstream_task_ids == {"sources"}
+    assert pull.partial_kwargs.get("mode", getattr(pull, "mode", None)) == "reschedule"
+    assert t("record_pulls").upstream_task_ids == {"pull"}
+    assert t("record_pulls").trigger_rule == "all_done"  # after failed or skipped pulls too
+    assert t("wait_for_deliveries").upstream_task_ids == {"record_pulls"}

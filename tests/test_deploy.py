@@ -47,7 +47,8 @@ VENV_BIN = Path(sys.executable).parent
 
 SERVICES = {"postgres", "redis", "airflow-init", "airflow-api-server", "airflow-scheduler",
             "airflow-dag-processor", "airflow-triggerer", "superset-init", "superset",
-            "superset-worker", "superset-beat"}
+            "superset-worker", "superset-beat",
+            "minio"}  # minio: the optional S3-compatible store (profile s3)
 AIRFLOW_SERVICES = {"airflow-init", "airflow-api-server", "airflow-scheduler",
                     "airflow-dag-processor", "airflow-triggerer"}
 INIT_JOBS = {"airflow-init", "superset-init"}

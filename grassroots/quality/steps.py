@@ -33,6 +33,28 @@ def business_date(logical_date: datetime | str) -> date:
     return logical_date.astimezone(TZ).date() - timedelta(days=1)
 
 
+def registered_sources() -> list[dict]:
+    """The sources the DAG pulls from (``grassroots.sources``; none: nothing to pull)."""
+    from grassroots.sources import load_registry
+
+    return [src.to_dict() for src in load_registry()]
+
+
+def run_pull(source: dict, bd: date, s: Settings | None = None) -> dict:
+    """One poke of a source's pull task (``grassroots.pull.poke``)."""
+    from grassroots.pull import poke
+
+    return poke(source, bd, s or Settings.from_env())
+
+
+def run_record_pulls(s: Settings | None = None) -> dict:
+    """The pull journal into ``audit.pulls`` / ``audit.source_checks`` (the writer's lock)."""
+    from grassroots.pull import record
+
+    s = s or Settings.from_env()
+    return record(s.landing, s.warehouse)
+
+
 def wait_for_deliveries(bd: date, s: Settings | None = None) -> Arrivals:
     s = s or Settings.from_env()
     a = check_arrivals(s.landing, bd, warehouse=s.warehouse)
