@@ -35,6 +35,7 @@ from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavi
 from grassroots.alerts import on_task_failure
 from grassroots.quality import steps
 from grassroots.quality.checks import mart_names
+from grassroots.settings import memory_limit
 
 REPO = Path(__file__).resolve().parent.parent
 DBT_DIR = REPO / "dbt"
@@ -102,7 +103,8 @@ def grassroots_daily():
     dbt = DbtTaskGroup(
         group_id="dbt",
         project_config=ProjectConfig(
-            DBT_DIR, env_vars={"GRASSROOTS_WAREHOUSE": str(SETTINGS.warehouse.resolve())}),
+            DBT_DIR, env_vars={"GRASSROOTS_WAREHOUSE": str(SETTINGS.warehouse.resolve()),
+                               "GRASSROOTS_MEMORY_LIMIT": memory_limit()}),
         profile_config=ProfileConfig(profile_name="grassroots", target_name="duckdb",
                                      profiles_yml_filepath=DBT_DIR / "profiles.yml"),
         # One `dbt build` (the watcher's producer) in a subprocess of this environment's dbt;
