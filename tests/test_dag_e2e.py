@@ -130,8 +130,8 @@ def test_backfill_builds_validates_publishes_and_alerts(pipeline):
     assert (docs / "index.html").is_file()
     pages = {str(x.relative_to(docs / "validations"))
              for x in (docs / "validations").rglob("*.html")}
-    for suite in ("raw/outpatient_visits/", "marts/mart_delivery_quality/",
-                  "outliers/visit_volume/"):
+    for suite in ("raw/columns/", "reconcile/census_discharges/",
+                  "marts/mart_grassroots_visits/", "outliers/visit_volume/"):
         assert any(x.startswith(suite) for x in pages), suite
     assert (p.home / "gx" / "gx" / "great_expectations.yml").is_file() or \
         any((p.home / "gx").rglob("great_expectations.yml"))
