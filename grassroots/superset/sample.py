@@ -153,8 +153,10 @@ def _plausible_ratios(con, cat: list[dict], contracts: dict) -> None:
                 names = dict(mcols)
                 if model.startswith(r["mart"]) and num in names and den in names:
                     con.execute(
-                        f'update marts.{model} set "{num}" = cast(floor("{den}" * (0.3 + random() * 0.65))'
-                        f' as {names[num]})'
+                        # a share from a hash of the row, not random(): the same sample in
+                        # every process (tests read fixed facts off it, e.g. a district < 65 %)
+                        f'update marts.{model} set "{num}" = cast(floor("{den}" * (0.3 + '
+                        f"(hash(rowid, '{model}.{num}') % 1000) / 1000.0 * 0.65)) as {names[num]})"
                     )
 
 
