@@ -183,12 +183,18 @@ def _superset(home: Path, *args: str, venv: Path = VENV) -> str:
     return _run([str(venv / "bin" / "superset"), *args], env=superset_env(home))
 
 
-def _inside(home: Path, *args: str, venv: Path = VENV) -> dict:
-    out = _run([str(venv / "bin" / "python"), str(INSIDE), *args], env=superset_env(home))
+def run_inside(script: Path, home: Path, *args: str, venv: Path = VENV,
+               error: type[SupersetError] = SupersetError) -> dict:
+    """Run ``script`` in the Superset environment; its ``@@JSON`` line is the result."""
+    out = _run([str(venv / "bin" / "python"), str(script), *args], env=superset_env(home))
     for line in out.splitlines():
         if line.startswith("@@JSON "):
             return json.loads(line[7:])
-    raise SupersetError(f"no result from _inside {args[0]}:\n{out[-2000:]}")
+    raise error(f"no result from {script.stem} {args[0]}:\n{out[-2000:]}")
+
+
+def _inside(home: Path, *args: str, venv: Path = VENV) -> dict:
+    return run_inside(INSIDE, home, *args, venv=venv)
 
 
 def bootstrap(home: Path, *, venv: Path = VENV) -> str:

@@ -29,7 +29,14 @@ import duckdb
 import yaml
 
 from grassroots.deploy.reports_config import CHROMEDRIVER, CHROMIUM
-from grassroots.superset.manage import ASSETS, ROOT, VENV, SupersetError, _run, superset_env
+from grassroots.superset.manage import (
+    ASSETS,
+    ROOT,
+    VENV,
+    SupersetError,
+    run_inside,
+    superset_env,
+)
 
 REPORTS_YML = ROOT / "dashboards" / "reports.yml"
 INSIDE = Path(__file__).with_name("_reports_inside.py")
@@ -156,11 +163,7 @@ def load(config: Path, users: list[dict], targets: dict[str, float],
 
 
 def _inside(home: Path, *args: str, venv: Path = VENV) -> dict:
-    out = _run([str(venv / "bin" / "python"), str(INSIDE), *args], env=superset_env(home))
-    for line in out.splitlines():
-        if line.startswith("@@JSON "):
-            return json.loads(line[7:])
-    raise ReportsError(f"no result from _reports_inside {args[0]}:\n{out[-2000:]}")
+    return run_inside(INSIDE, home, *args, venv=venv, error=ReportsError)
 
 
 def _users(home: Path) -> list[dict]:
