@@ -158,10 +158,14 @@ CREATE TABLE IF NOT EXISTS audit.pulls (
 """
 
 
-def raw_table_ddl(ds: Dataset) -> str:
-    cols = [f"{c.stored_name} {c.duckdb_type}" for c in ds.stored_columns]
+def raw_columns(ds: Dataset) -> list[tuple[str, str]]:
+    """A raw table's columns and types: the contract's stored columns, then the lineage."""
     lineage = LINEAGE_COLUMNS if ds.kind == "daily" else REFERENCE_LINEAGE
-    cols += [f"{n} {t}" for n, t in lineage]
+    return [(c.stored_name, c.duckdb_type) for c in ds.stored_columns] + list(lineage)
+
+
+def raw_table_ddl(ds: Dataset) -> str:
+    cols = [f"{n} {t}" for n, t in raw_columns(ds)]
     return f"CREATE TABLE IF NOT EXISTS raw.{ds.name} (\n    " + ",\n    ".join(cols) + "\n)"
 
 

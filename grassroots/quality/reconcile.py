@@ -16,7 +16,8 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from grassroots.contract import DAILY, LINEAGE_COLUMNS, REFERENCE, REFERENCE_LINEAGE, Dataset
+from grassroots.contract import DAILY, REFERENCE, Dataset
+from grassroots.warehouse import raw_columns
 
 # the facility's own recent history: the business dates before the one validated
 HISTORY_DAYS = 28
@@ -38,7 +39,7 @@ def table_columns(con: duckdb.DuckDBPyConnection, bd: date | None = None) -> pd.
         actual.setdefault(t, set()).add(c)
     rows = []
     for ds in REFERENCE + DAILY:
-        want, have = raw_columns(ds), actual.get(ds.name)
+        want, have = [n for n, _ in raw_columns(ds)], actual.get(ds.name)
         if have is None:
             rows.append((f"raw.{ds.name}", "", f"raw.{ds.name}: table missing"))
             continue
@@ -47,11 +48,6 @@ def table_columns(con: duckdb.DuckDBPyConnection, bd: date | None = None) -> pd.
                        f"raw.{ds.name}.{c}: " + ("missing" if c in want else "not in the contract"))
             rows.append((f"raw.{ds.name}", c, problem))
     return pd.DataFrame(rows, columns=["table_name", "column_name", "problem"])
-
-
-def raw_columns(ds: Dataset) -> list[str]:
-    lineage = LINEAGE_COLUMNS if ds.kind == "daily" else REFERENCE_LINEAGE
-    return [c.stored_name for c in ds.stored_columns] + [n for n, _ in lineage]
 
 
 def census_discharges(con: duckdb.DuckDBPyConnection, bd: date) -> pd.DataFrame:
