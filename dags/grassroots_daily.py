@@ -115,7 +115,9 @@ def grassroots_daily():
         render_config=RenderConfig(load_method=LoadMode.DBT_LS,
                                    invocation_mode=InvocationMode.SUBPROCESS,
                                    dbt_executable_path=DBT_EXECUTABLE,
-                                   test_behavior=TestBehavior.AFTER_EACH),
+                                   test_behavior=TestBehavior.AFTER_EACH,
+                                   # the unit tests check the SQL, in CI; a night runs the data tests
+                                   exclude=["resource_type:unit_test"]),
         operator_args={"install_deps": False, "emit_datasets": False, "deferrable": False,
                        "mode": "reschedule", "poke_interval": 5},
     )

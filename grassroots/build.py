@@ -76,13 +76,18 @@ def build(
     select: str | None = None,
     full_refresh: bool = False,
     target: str = "duckdb",
+    unit_tests: bool = False,
 ) -> str:
-    """``dbt build`` (seeds, models, unit and data tests) on ``warehouse``; returns dbt's log.
+    """``dbt build`` (seeds, models and data tests) on ``warehouse``; returns dbt's log.
 
     Raises DbtError when any node fails.  Incremental models rebuild only the months listed in
-    ``audit.load_changes`` since their last run unless ``full_refresh``.
+    ``audit.load_changes`` since their last run unless ``full_refresh``.  The unit tests check
+    the SQL, not the night's data, so the nightly build leaves them to the test suite (dbt's
+    advice for production runs); ``unit_tests=True`` runs them too.
     """
     args = ["build"]
+    if not unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
     if select:
         args += ["--select", select]
     if full_refresh:

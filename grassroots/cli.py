@@ -321,13 +321,18 @@ def bench(
     window_hours: Annotated[float, typer.Option(help="Nightly window for the capacity estimate.")] = 6.0,
     largest_first: Annotated[bool, typer.Option(help="Measure the largest size first.")] = False,
     keep: Annotated[bool, typer.Option(help="Keep the other sizes' results in results.json.")] = False,
+    heavy: Annotated[bool, typer.Option(help="The largest size also gets a heavy night: a second year delivered at once.")] = True,
+    memory_limit: Annotated[str, typer.Option(help="GRASSROOTS_MEMORY_LIMIT of every stage.")] = "4GB",
+    nights: Annotated[int, typer.Option(help="Incremental nights after each history (each gives a ratio).")] = 3,
 ) -> None:
-    """Benchmark: raw scan vs ingest/dbt/whole job, incremental days, chart queries, capacity."""
+    """Benchmark: raw scan vs ingest/dbt/whole job, incremental nights, heavy night, memory,
+    chart queries, capacity."""
     from grassroots.bench import run_bench
 
     run_bench(out, data or _home() / "bench", [int(x) for x in sizes.split(",") if x.strip()],
               days=days, seed=seed, charts=charts, window_hours=window_hours,
-              order="largest" if largest_first else "smallest", keep=keep, log=console.print)
+              order="largest" if largest_first else "smallest", keep=keep, heavy=heavy,
+              memory_limit=memory_limit, inc_repeats=nights, log=console.print)
     console.print((out / "results.md").read_text())
 
 

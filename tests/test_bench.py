@@ -21,8 +21,10 @@ def test_chart_sql_covers_every_chart():
 @pytest.mark.slow
 def test_bench_runs_on_a_tiny_region(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "HISTORY_SHORT", 3)
+    monkeypatch.setattr(bench, "HEAVY_NIGHT_DAYS", 4)
     out, data = tmp_path / "out", tmp_path / "data"
-    res = bench.run_bench(out, data, [2000], days=10, seed=3, window_hours=6.0, log=lambda *_: None)
+    res = bench.run_bench(out, data, [2000], days=10, seed=3, window_hours=6.0,
+                          memory_limit="3GB", log=lambda *_: None)
     saved = json.loads((out / "results.json").read_text())
     assert saved["sizes"][0]["residents"] == 2000
     s = saved["sizes"][0]
@@ -31,14 +33,48 @@ def test_bench_runs_on_a_tiny_region(tmp_path, monkeypatch):
     # the limit is the timed reads, not the process with its warm-up read and three repeats
     assert s["scan"]["seconds"] < s["scan"]["wall_seconds"]
     assert s["full"]["ingest"]["rows"] > 0
-    assert s["full"]["total_seconds"] > 0 and s["pipeline_over_scan"] > 0
-    assert s["incremental"]["history_days"] == {"short": 3, "long": 9}
-    assert s["incremental"]["ratio"] > 0
+    # ratios of this run's own measurements
+    assert s["full"]["total_seconds"] == pytest.approx(
+        sum(s["full"][k]["seconds"] for k in bench.STAGES))
+    assert s["pipeline_over_scan"] == pytest.approx(s["full"]["total_seconds"] / s["scan"]["seconds"])
+    inc = s["incremental"]
+    assert inc["history_days"] == {"short": 3, "long": 7}
+    assert len(inc["nights"]) == 3 and len(inc["ratios"]) == 3
+    for k, night in enumerate(inc["nights"], start=1):
+        assert night["ratio"] == pytest.approx(
+            night["after_long"]["total_seconds"] / night["after_short"]["total_seconds"])
+        # night k loads business date end + k after each history
+        assert night["after_long"]["business_date"] == f"2025-01-{7 + k:02d}"
+        assert night["after_short"]["business_date"] == f"2025-01-{3 + k:02d}"
+    assert inc["ratio"] == max(inc["ratios"])
+    # memory: every stage ran with the limit and its peak was measured (dbt's in its own process)
+    for job in (s["full"], inc["nights"][0]["after_long"], s["heavy_night"]):
+        for k in bench.STAGES:
+            assert job[k]["memory_limit"] == "3GB"
+            assert job[k]["peak_rss_mb"] > 20
+        assert job["build"]["peak_child_rss_mb"] > 20
+    assert saved["memory_limit_mb"] == pytest.approx(3e9 / 2**20)
+    # the heavy night: the region's further days (generated beyond the history) in one run
+    h = s["heavy_night"]
+    assert (h["first_date"], h["last_date"], h["business_dates"]) == ("2025-01-11", "2025-01-14", 4)
+    assert h["rows"] > 0 and h["fits"] is (h["total_seconds"] <= 30 * 60)
+    cap = saved["capacity"]
+    assert cap["heavy_night_rows"] == h["rows"] and cap["rows_per_30_minutes"] > 0
+    assert cap["rows_per_night"] > cap["rows_per_30_minutes"]
     assert saved["charts"]["count"] == len(bench.chart_sql())
-    assert saved["capacity"]["rows_per_night"] > 0
-    assert "| residents |" in (out / "results.md").read_text()
+    md = (out / "results.md").read_text()
+    assert "| residents |" in md and "Heavy night at 2,000 residents" in md
+    assert "Peak memory" in md and "limit of 3GB" in md
     assert (out / "cost.png").stat().st_size > 0
     assert res["sizes"][0]["residents"] == 2000
+
+
+def test_size_mb_reads_duckdb_sizes():
+    assert bench._size_mb("4GB") == pytest.approx(4e9 / 2**20)
+    assert bench._size_mb("4GiB") == 4096
+    assert bench._size_mb("512 MB") == pytest.approx(512e6 / 2**20)
+    with pytest.raises(ValueError):
+        bench._size_mb("lots")
 
 
 def test_keep_leaves_the_largest_sizes_chart_timings(tmp_path, monkeypatch):

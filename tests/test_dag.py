@@ -55,6 +55,9 @@ def test_tasks_and_order(dag):
     assert "dbt.dbt_producer_watcher" in dbt
     # every dbt node is a task, tests included (TestBehavior.AFTER_EACH)
     assert any(i.endswith(".test") for i in dbt)
+    # ... but not the unit tests: they check the SQL in CI, not the night's data
+    assert "resource_type:unit_test" in (producer_exclude := t("dbt.dbt_producer_watcher").exclude)
+    assert not any("unit_test" in i for i in dbt), producer_exclude
     for m in ("mart_delivery_quality", "mart_grassroots_visits", "mart_bed_utilization"):
         assert any(i.startswith(f"dbt.{m}") for i in dbt), m
     # the dbt group sits between the raw and the mart validations

@@ -753,7 +753,9 @@ def _q(path: Path, sql: str) -> list[tuple]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     path = build_fixture(tmp_path_factory.mktemp("dbt") / "fixture.duckdb")
-    build(path)  # seeds, models, unit tests and data tests: raises DbtError on any failure
+    # seeds, models, unit tests and data tests: raises DbtError on any failure
+    log = build(path, unit_tests=True)
+    assert "START unit_test" in log
     return path
 
 
@@ -890,7 +892,8 @@ def test_incremental_equals_full_refresh(built, tmp_path):
     inc = tmp_path / "inc.duckdb"
     shutil.copy(built, inc)
     apply_batch_2(inc)
-    build(inc)
+    log = build(inc)
+    assert "unit_test" not in log  # a night runs the data tests; the unit tests run above
     full = tmp_path / "full.duckdb"
     shutil.copy(inc, full)
     build(full, full_refresh=True)
