@@ -115,3 +115,15 @@
 {% macro bool_and(condition) -%}
     (min({{ flag(condition) }}) = 1)
 {%- endmacro %}
+
+{#- `name as {{ materialized_cte() }} (...)`: DuckDB computes the CTE once, as written, instead of
+    folding it into the joins around it (its join order then sometimes repeats a large join at
+    every month-end).  Spark has no such hint and plans it as it likes. -#}
+{% macro materialized_cte() -%}
+    {{ return(adapter.dispatch('materialized_cte', 'grassroots')()) }}
+{%- endmacro %}
+{% macro default__materialized_cte() -%}
+    materialized
+{%- endmacro %}
+{% macro spark__materialized_cte() -%}
+{%- endmacro %}

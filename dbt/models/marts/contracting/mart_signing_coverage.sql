@@ -75,30 +75,47 @@ community_counts as (
     group by p.as_of_date, g.region_code
 ),
 
-contracts as (
-    -- per resident and snapshot date, the counted contract in force (int_contracts_in_force:
-    -- one per resident and day)
-    select p.as_of_date, c.resident_id, c.team_code, c.package_code, c.is_combo_111
-    from performance_period as p
-    inner join {{ ref('int_contracts_in_force') }} as c
-        on p.as_of_date >= c.in_force_from and p.as_of_date <= c.in_force_to
+signed as {{ materialized_cte() }} (
+    -- every counted contract piece (int_contracts_in_force: one per resident and day) with its
+    -- resident's groups, joined once here and then placed at the month-ends it spans (joining
+    -- residents after the month-ends repeated that join at every month-end)
+    select
+        c.in_force_from,
+        c.in_force_to,
+        c.team_code,
+        c.package_code,
+        c.is_combo_111,
+        r.region_code,
+        r.birth_date,
+        r.pregnant,
+        r.tuberculosis,
+        r.severe_mental_disorder,
+        r.disability,
+        r.low_income,
+        r.hypertension_flag,
+        r.diabetes_flag,
+        r.first_hypertension_dx_date,
+        r.first_diabetes_dx_date
+    from {{ ref('int_contracts_in_force') }} as c
+    inner join residents as r on r.resident_id = c.resident_id
 ),
 
 status as (
     -- signed residents with a health record, born by the date, with age and groups at the date
     select
-        s.as_of_date,
-        r.region_code,
+        p.as_of_date,
+        s.region_code,
         s.team_code,
         s.package_code,
         s.is_combo_111,
-        {{ age_at('r.birth_date', 's.as_of_date') }} as age,
-        {{ is_key_population('r', age_at('r.birth_date', 's.as_of_date'), 's.as_of_date') }} as is_key,
-        {{ is_hypertension('r', 's.as_of_date') }} as is_hypertension,
-        {{ is_diabetes('r', 's.as_of_date') }} as is_diabetes
-    from contracts as s
-    inner join residents as r on r.resident_id = s.resident_id
-    where r.birth_date <= s.as_of_date
+        {{ age_at('s.birth_date', 'p.as_of_date') }} as age,
+        {{ is_key_population('s', age_at('s.birth_date', 'p.as_of_date'), 'p.as_of_date') }} as is_key,
+        {{ is_hypertension('s', 'p.as_of_date') }} as is_hypertension,
+        {{ is_diabetes('s', 'p.as_of_date') }} as is_diabetes
+    from performance_period as p
+    inner join signed as s
+        on p.as_of_date >= s.in_force_from and p.as_of_date <= s.in_force_to
+    where s.birth_date <= p.as_of_date
 ),
 
 team_counts as (

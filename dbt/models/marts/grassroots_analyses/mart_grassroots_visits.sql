@@ -11,23 +11,18 @@ with visits as (
     left join {{ ref('int_facilities_classified') }} as f on f.facility_code = v.facility_code
 ),
 
-signed as (
-    -- visits on a day the resident had a contract in force (at most one counted contract a day)
-    select v.facility_code, v.visit_id
+classified as (
+    -- signed: the resident had a contract in force on the visit day (int_contracts_in_force
+    -- has at most one piece a resident and day, so the join keeps one row per visit)
+    select
+        v.*,
+        s.resident_id is not null as is_signed,
+        r.district_code as resident_district_code
     from visits as v
-    inner join {{ ref('int_contracts_in_force') }} as s
+    left join {{ ref('int_contracts_in_force') }} as s
         on s.resident_id = v.resident_id
        and v.visit_date >= s.in_force_from
        and v.visit_date <= s.in_force_to
-),
-
-classified as (
-    select
-        v.*,
-        s.visit_id is not null as is_signed,
-        r.district_code as resident_district_code
-    from visits as v
-    left join signed as s on s.facility_code = v.facility_code and s.visit_id = v.visit_id
     left join {{ ref('int_residents_enriched') }} as r on r.resident_id = v.resident_id
 ),
 

@@ -60,22 +60,27 @@ events as (
     group by resident_id, {{ month_of('updated_date') }}
 ),
 
+event_months as (
+    -- one row per resident and month: its last event
+    select resident_id, month, max(last_event) as last_event
+    from events
+    group by resident_id, month
+),
+
 spans as (
     -- From an event month up to the resident's next one, the latest event on or before each
     -- month-end is that month's last_event: the resident is active at those month-ends while
     -- month-end <= last_event + (days - 1), i.e. in the months before the month of
-    -- last_event + days.  Months are counted from the record's registration on.  Of several rows
-    -- of one month the earlier ones' spans end where they start (their lead is the same month)
-    -- and the last one spans.
+    -- last_event + days.  Months are counted from the record's registration on.
     select
         r.region_code,
         greatest(e.month, r.registered_month) as first_month,
         -- least() skips the null lead of the last event month (DuckDB and Spark alike)
         least(
-            lead(e.month) over (partition by e.resident_id order by e.month, e.last_event),
+            lead(e.month) over (partition by e.resident_id order by e.month),
             {{ month_of(dbt.dateadd('day', var('active_record_days'), 'e.last_event')) }}
         ) as stop_month
-    from events as e
+    from event_months as e
     inner join residents as r on r.resident_id = e.resident_id
     where r.registered_month is not null
 ),
