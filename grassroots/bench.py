@@ -776,8 +776,8 @@ def draw(r: dict[str, Any], path: Path) -> None:
         "3 × raw scan (goal)": [3 * s["scan"]["seconds"] for s in sizes],
     }
     inc = [s for s in sizes if s.get("incremental", {}).get("ratio")]
-    for label, key in (("incremental day after 30 d", "after_short"),
-                       ("incremental day after 360 d", "after_long")):
+    for label, key in (("a night after the short history", "after_short"),
+                       ("a night after the long history", "after_long")):
         if inc:
             ax.plot([s["scan"]["rows"] / 1e6 for s in inc],
                     [s["incremental"][key]["total_seconds"] for s in inc], "o:", label=label)
@@ -791,6 +791,9 @@ def draw(r: dict[str, Any], path: Path) -> None:
     ax2.plot(x, [s["full"]["build"]["peak_child_rss_mb"] for s in sizes], "o-", label="dbt build")
     ax2.plot(x, [s["full"]["validate"]["peak_rss_mb"] for s in sizes], "o-", label="validate")
     ax2.plot(x, [s["scan"]["peak_rss_mb"] for s in sizes], "o-", label="raw scan")
+    if r.get("memory_limit_mb"):
+        ax2.axhline(r["memory_limit_mb"], color="grey", linestyle="--",
+                    label=f"GRASSROOTS_MEMORY_LIMIT={r['memory_limit']}")
     ax2.set(xscale="log", xlabel="CSV rows in history (millions)", ylabel="peak RSS (MB)",
             title="Peak memory")
     ax2.grid(True, which="both", alpha=0.3)
