@@ -1,3 +1,7 @@
+{#- a resident's groups that do not depend on the date (age and diagnoses by then do) -#}
+{%- set group_flags = ['pregnant', 'tuberculosis', 'severe_mental_disorder', 'disability',
+                       'low_income', 'hypertension_flag', 'diabetes_flag'] %}
+
 with performance_period as (
     select month, as_of_date, year from {{ ref('int_calendar_months') }}
 ),
@@ -36,13 +40,9 @@ resident_keys as (
             when {{ day_of('r.birth_date') }} > d.day_of_month then r.birth_date
             else {{ month_of('r.birth_date') }}
         end as birth_date,
-        r.pregnant,
-        r.tuberculosis,
-        r.severe_mental_disorder,
-        r.disability,
-        r.low_income,
-        r.hypertension_flag,
-        r.diabetes_flag,
+        {%- for f in group_flags %}
+        r.{{ f }},
+        {%- endfor %}
         {{ month_of('r.first_hypertension_dx_date') }} as first_hypertension_dx_date,
         {{ month_of('r.first_diabetes_dx_date') }} as first_diabetes_dx_date
     from residents as r
@@ -50,9 +50,8 @@ resident_keys as (
 ),
 
 resident_groups as (
-    {%- set keys = ['region_code', 'birth_date', 'pregnant', 'tuberculosis', 'severe_mental_disorder',
-                    'disability', 'low_income', 'hypertension_flag', 'diabetes_flag',
-                    'first_hypertension_dx_date', 'first_diabetes_dx_date'] %}
+    {%- set keys = ['region_code', 'birth_date'] + group_flags
+                   + ['first_hypertension_dx_date', 'first_diabetes_dx_date'] %}
     select {{ keys | join(', ') }}, count(*) as residents
     from resident_keys
     group by {{ keys | join(', ') }}
@@ -87,13 +86,9 @@ signed as {{ materialized_cte() }} (
         c.is_combo_111,
         r.region_code,
         r.birth_date,
-        r.pregnant,
-        r.tuberculosis,
-        r.severe_mental_disorder,
-        r.disability,
-        r.low_income,
-        r.hypertension_flag,
-        r.diabetes_flag,
+        {%- for f in group_flags %}
+        r.{{ f }},
+        {%- endfor %}
         r.first_hypertension_dx_date,
         r.first_diabetes_dx_date
     from {{ ref('int_contracts_in_force') }} as c
