@@ -9,15 +9,17 @@ ratios are fair:
   ``dbt build`` (split into model and test time from dbt's ``run_results.json``), the
   data-quality validations and the serving copy — with wall time, rows/s and peak memory (RSS of
   the stage's process and of its children, i.e. dbt);
-* the **incremental day**: the run for one new business date on top of 30 days of history and on
-  top of 360 days (the DAG's call: ingest with its 7-day look-back, build, validations of that
-  business date, publish);
+* the **incremental nights**: the run for one new business date on top of 30 days of history and
+  on top of 360 days (the DAG's call: ingest with its 7-day look-back, build, validations of that
+  business date, publish), three times in ABBA order, a ratio each;
+* the **heavy night** (largest size): the region's second year delivered in one run on top of
+  the first, from which the capacity is read;
 * every **dashboard chart's query** (dataset SQL + the chart's columns, metrics, filters, order and
   row limit, as Superset would send it) against the serving file of the largest size;
-* the **capacity** in rows per night, extrapolated to the nightly window.
+* the **capacity** in rows per 30 minutes and per nightly window, from the heavy night.
 
-Each stage runs in its own Python process (``python -m grassroots.bench _worker …``) so that peak
-memory is that stage's own.  Results are rewritten after every measurement (``results.json``,
+Each stage runs in its own Python process (``python -m grassroots.bench _worker …``), with
+``GRASSROOTS_MEMORY_LIMIT``, so that peak memory is that stage's own.  Results are rewritten after every measurement (``results.json``,
 ``results.md``), so a long run that is interrupted keeps what it measured; ``cost.png`` is drawn
 at the end of each size.
 """
@@ -42,12 +44,13 @@ from grassroots.settings import REPO
 START = date(2025, 1, 1)
 HISTORY_SHORT, HISTORY_LONG = 30, 360
 SHANGHAI_ROWS_PER_DAY = 18_000_000
-# the heavy night: a further year of the largest region delivered at once, to finish within
+# the heavy night: a further year of the largest region (HEAVY_NIGHT_DAYS more business dates
+# generated) delivered at once; its goal is to finish within HEAVY_NIGHT_MINUTES
 HEAVY_NIGHT_MINUTES = 30
 HEAVY_NIGHT_DAYS = 365
-INC_REPEATS = 3
+INC_REPEATS = 3  # incremental nights after each history, a ratio each
 STAGES = ("ingest", "build", "validate", "publish")
-MEMORY_LIMIT = "4GB"
+MEMORY_LIMIT = "4GB"  # GRASSROOTS_MEMORY_LIMIT of every stage
 GOALS = {"pipeline_over_scan": 3.0, "incremental_ratio": 1.3, "chart_seconds": 1.0}
 BENCH_KEY = "grassroots-bench-key-not-secret"
 
