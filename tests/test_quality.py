@@ -87,7 +87,7 @@ def test_mart_suites_hold_what_dbt_does_not():
         assert {e["type"] for e in ex} <= {"expect_column_values_to_be_between"}
         bounded = {e["kwargs"]["column"] for e in ex}
         for c in m["columns"]:
-            tested = "rate_between" in dict(checks._tests(c))
+            tested = checks.proportion_checked_by_dbt(c)
             proportion = (c["name"].endswith(("_rate", "_share"))
                           and c["name"] not in checks.UNBOUNDED_RATES)
             if c["name"] in checks.MART_RANGES or (proportion and not tested):

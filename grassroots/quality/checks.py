@@ -173,10 +173,19 @@ def _tests(node: dict) -> list[tuple[str, dict]]:
     return out
 
 
+def proportion_checked_by_dbt(column: dict) -> bool:
+    """The column is held to [0, 1] when the mart is built: a check constraint of its contract
+    (or a rate_between test)."""
+    name = column["name"]
+    return ("rate_between" in dict(_tests(column))
+            or any(c.get("type") == "check" and c.get("expression") == f"{name} between 0 and 1"
+                   for c in column.get("constraints", []) or []))
+
+
 def mart_suite(model: dict) -> dict:
-    """Rates and shares in their plausible band.  The columns, types, nulls and grain are the
-    dbt contract's and tests' (checked when the mart is built); a mart suite does not repeat
-    them."""
+    """Rates and shares in their plausible band.  The columns, types, nulls, proportions and
+    grain are the dbt contract's and tests' (checked when the mart is built); a mart suite does
+    not repeat them."""
     name = model["name"]
     ex: list[dict] = []
     for c in model.get("columns", []) or []:
@@ -186,7 +195,7 @@ def mart_suite(model: dict) -> dict:
             ex.append(_exp("expect_column_values_to_be_between", "plausibility", "atemporal",
                            severity=severity, description=why, column=col,
                            min_value=lo, max_value=hi))
-        elif ("rate_between" not in dict(_tests(c)) and col.endswith(("_rate", "_share"))
+        elif (not proportion_checked_by_dbt(c) and col.endswith(("_rate", "_share"))
               and col not in UNBOUNDED_RATES):
             ex.append(_exp("expect_column_values_to_be_between", "plausibility", "atemporal",
                            description=f"{col} is a proportion", column=col,
