@@ -35,7 +35,7 @@ from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavi
 from grassroots.alerts import on_task_failure
 from grassroots.quality import steps
 from grassroots.quality.checks import mart_names
-from grassroots.settings import memory_limit
+from grassroots.settings import duckdb_memory_limit
 
 REPO = Path(__file__).resolve().parent.parent
 DBT_DIR = REPO / "dbt"
@@ -104,7 +104,7 @@ def grassroots_daily():
         group_id="dbt",
         project_config=ProjectConfig(
             DBT_DIR, env_vars={"GRASSROOTS_WAREHOUSE": str(SETTINGS.warehouse.resolve()),
-                               "GRASSROOTS_MEMORY_LIMIT": memory_limit()}),
+                               "GRASSROOTS_DUCKDB_MEMORY_LIMIT": duckdb_memory_limit()}),
         profile_config=ProfileConfig(profile_name="grassroots", target_name="duckdb",
                                      profiles_yml_filepath=DBT_DIR / "profiles.yml"),
         # One `dbt build` (the watcher's producer) in a subprocess of this environment's dbt;

@@ -39,7 +39,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from grassroots.settings import REPO
+from grassroots.settings import DUCKDB_SHARE, REPO
 
 START = date(2025, 1, 1)
 HISTORY_SHORT, HISTORY_LONG = 30, 360
@@ -69,15 +69,10 @@ def _rss_mb() -> dict[str, float]:
 
 
 def _size_mb(size: str) -> float:
-    """A DuckDB size (``4GB``, ``512MiB``) in MB of 2**20 bytes (KB/MB/GB/TB count by 1000, as
-    DuckDB does, KiB/MiB/GiB/TiB by 1024)."""
-    import re
+    """A DuckDB size in MB of 2**20 bytes."""
+    from grassroots.settings import size_bytes
 
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?)B\s*", size, re.IGNORECASE)
-    if not m:
-        raise ValueError(f"not a size: {size!r}")
-    power = " KMGT".index((m.group(2) or " ").upper())
-    return float(m.group(1)) * (1024 if m.group(3) else 1000) ** power / 2**20
+    return size_bytes(size) / 2**20
 
 
 def _scan_type(ds, name: str) -> str:
@@ -366,6 +361,7 @@ class Bench:
             # every stage runs with it: DuckDB's limit in the loader, dbt and the validations
             "memory_limit": memory_limit,
             "memory_limit_mb": _size_mb(memory_limit),
+            "duckdb_share": DUCKDB_SHARE,
         }
 
     def save(self) -> None:
@@ -695,7 +691,9 @@ def _memory_table(r: dict[str, Any]) -> list[str]:
     if not jobs:
         return []
     lines = ["", f"Peak memory (MB, resident set of the stage's process; dbt's own process for "
-             f"the build) with a limit of {r.get('memory_limit', '–')} ({_f(limit, 0)} MB):", "",
+             f"the build) with a limit of {r.get('memory_limit', '–')} ({_f(limit, 0)} MB"
+             + (f", of which DuckDB's memory_limit {r['duckdb_share']:.0%}" if r.get("duckdb_share")
+                else "") + "):", "",
              "| job | ingest | dbt build | validate | publish | within the limit |",
              "|---|---|---|---|---|---|"]
     for label, job in jobs:

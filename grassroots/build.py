@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grassroots.settings import DBT_DIR, memory_limit
+from grassroots.settings import DBT_DIR, duckdb_memory_limit
 
 
 class DbtError(RuntimeError):
@@ -44,7 +44,7 @@ def _run(args: list[str], warehouse: Path, target: str = "duckdb") -> str:
     work = work_dir(warehouse)
     env = dict(os.environ)
     env["GRASSROOTS_WAREHOUSE"] = str(Path(warehouse).resolve())
-    env["GRASSROOTS_MEMORY_LIMIT"] = memory_limit()
+    env["GRASSROOTS_DUCKDB_MEMORY_LIMIT"] = duckdb_memory_limit()
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
     cmd = [
         _dbt_executable(),

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import duckdb
 
-from grassroots.settings import memory_limit
+from grassroots.settings import duckdb_memory_limit
 from grassroots.warehouse import VALIDATION_DDL
 
 # Dimension tables: the first source query that works is used.  They give the dashboards Chinese
@@ -103,7 +103,7 @@ def publish_serving(warehouse: Path, serving: Path) -> Path:
     serving.parent.mkdir(parents=True, exist_ok=True)
     tmp = serving.with_name(f".{serving.name}.{uuid.uuid4().hex}.tmp")
     try:
-        con = duckdb.connect(str(tmp), config={"memory_limit": memory_limit()})
+        con = duckdb.connect(str(tmp), config={"memory_limit": duckdb_memory_limit()})
         try:
             con.execute(f"attach {_lit(str(warehouse))} as wh (read_only)")
             tables = [

@@ -12,10 +12,28 @@ REPO = Path(__file__).resolve().parent.parent
 DBT_DIR = REPO / "dbt"
 
 
+# DuckDB's share of GRASSROOTS_MEMORY_LIMIT.  The rest is the process's own memory: the loader's
+# file chunks in flight (read ahead, being loaded, being archived), dbt's and GX's Python, and
+# what DuckDB allocates outside its buffer pool.
+DUCKDB_SHARE = 0.6
+
+
+def size_bytes(size: str) -> int:
+    """A DuckDB size in bytes (``4GB``, ``512MiB``: KB/MB/GB/TB count by 1000, as DuckDB does,
+    KiB/MiB/GiB/TiB by 1024)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?)B\s*", size, re.IGNORECASE)
+    if not m:
+        raise ValueError(f"not a size: {size!r}")
+    power = " KMGT".index((m.group(2) or " ").upper())
+    return int(float(m.group(1)) * (1024 if m.group(3) else 1000) ** power)
+
+
 def memory_limit() -> str:
-    """``GRASSROOTS_MEMORY_LIMIT``: the most memory DuckDB may use in the loader and in dbt (a
-    DuckDB size, e.g. ``4GB``); beyond it DuckDB spills to disk instead of the job being killed.
-    Default: half of this machine's memory, leaving the rest to Airflow, Superset and the OS."""
+    """``GRASSROOTS_MEMORY_LIMIT``: the memory each stage of the job (loader, dbt, validation,
+    publishing) may take, as a DuckDB size (e.g. ``4GB``).  DuckDB gets :data:`DUCKDB_SHARE` of
+    it (:func:`duckdb_memory_limit`) and spills to disk beyond that instead of the job being
+    killed.  Default: half of this machine's memory, leaving the rest to Airflow, Superset and
+    the OS."""
     value = (os.environ.get("GRASSROOTS_MEMORY_LIMIT") or "").strip()
     if value:
         if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", value, re.IGNORECASE):
@@ -26,6 +44,11 @@ def memory_limit() -> str:
         return value
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return f"{max(1, total // 2 // 2**30)}GB"
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB's ``memory_limit`` in every connection of the job and in dbt's profile."""
+    return f"{int(size_bytes(memory_limit()) * DUCKDB_SHARE) // 10**6}MB"
 
 
 def home() -> Path:

@@ -147,7 +147,7 @@ def test_the_memory_limit_reaches_the_loader_and_a_bad_one_is_one_line(env: Env)
     try:
         with connect(env.tmp / "limited.duckdb") as con:
             assert con.execute("SELECT current_setting('memory_limit')").fetchone() == (
-                "953.6 MiB",)
+                "572.2 MiB",)
     finally:
         del os.environ["GRASSROOTS_MEMORY_LIMIT"]
 

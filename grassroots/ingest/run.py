@@ -18,7 +18,7 @@ from grassroots.ingest.keyed import bind_key
 from grassroots.ingest.state import IngestError, Run
 from grassroots.lock import writer_lock
 from grassroots.progress import progress as show_progress
-from grassroots.settings import memory_limit
+from grassroots.settings import duckdb_memory_limit
 from grassroots.warehouse import ensure_schema
 
 
@@ -56,7 +56,7 @@ def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
                           f"{e.strerror}") from e
     try:
         # the same ceiling as dbt's connection: beyond it DuckDB spills instead of the job dying
-        return duckdb.connect(str(warehouse), config={"memory_limit": memory_limit()})
+        return duckdb.connect(str(warehouse), config={"memory_limit": duckdb_memory_limit()})
     except duckdb.IOException as e:
         raise IngestError(f"cannot open the warehouse {warehouse} for writing: "
                           f"{one_line(str(e))}") from e

@@ -21,7 +21,7 @@ import duckdb
 from grassroots.contract import Dataset
 from grassroots.ingest.delivery import DataFile
 from grassroots.ingest.sql import insert_rows
-from grassroots.settings import memory_limit
+from grassroots.settings import duckdb_memory_limit
 
 _CSV = ("header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
         "ignore_errors = true, store_rejects = true, rejects_table = '_rej', "
@@ -85,7 +85,7 @@ def _colspec(header: Header, fid: bool = False) -> str:
 def _unreadable(paths: list[str], columns: str) -> dict[str, str]:
     """Files the CSV reader fails on outright, with the first line of its message (one read of
     them all on a scratch connection; file by file only when that fails)."""
-    scratch = duckdb.connect(config={"memory_limit": memory_limit()})
+    scratch = duckdb.connect(config={"memory_limit": duckdb_memory_limit()})
     try:
         def fails(ps: list[str]) -> str | None:
             try:

@@ -268,7 +268,7 @@ def _for_gx(df: pd.DataFrame) -> pd.DataFrame:
 
 def _connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(warehouse), read_only=True,
-                          config={"memory_limit": settings.memory_limit()})
+                          config={"memory_limit": settings.duckdb_memory_limit()})
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
