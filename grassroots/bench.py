@@ -63,7 +63,15 @@ _SCAN_TYPE = {"text": "VARCHAR", "bool": "VARCHAR"}
 
 
 def _rss_mb() -> dict[str, float]:
+    # Linux carries ru_maxrss over fork and exec (a worker would report the bench's own peak);
+    # VmHWM is this process's high-water mark since its exec
     self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                self_kb = int(line.split()[1])
+    except OSError:
+        pass
     child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {"peak_rss_mb": round(self_kb / 1024, 1), "peak_child_rss_mb": round(child_kb / 1024, 1)}
 
