@@ -51,7 +51,7 @@ def test_bench_runs_on_a_tiny_region(tmp_path, monkeypatch):
     for job in (s["full"], inc["nights"][0]["after_long"], s["heavy_night"]):
         for k in bench.STAGES:
             assert job[k]["memory_limit"] == "3GB"
-            assert job[k]["peak_rss_mb"] > 20
+            assert job[k]["peak_rss_mb"] > 8  # the interpreter at least: its own high-water mark
         assert job["build"]["peak_child_rss_mb"] > 20
     assert saved["memory_limit_mb"] == pytest.approx(3e9 / 2**20)
     # the heavy night: the region's further days (generated beyond the history) in one run
@@ -59,8 +59,11 @@ def test_bench_runs_on_a_tiny_region(tmp_path, monkeypatch):
     assert (h["first_date"], h["last_date"], h["business_dates"]) == ("2025-01-11", "2025-01-14", 4)
     assert h["rows"] > 0 and h["fits"] is (h["total_seconds"] <= 30 * 60)
     cap = saved["capacity"]
-    assert cap["heavy_night_rows"] == h["rows"] and cap["rows_per_30_minutes"] > 0
-    assert cap["rows_per_night"] > cap["rows_per_30_minutes"]
+    assert cap["heavy_night_rows"] == h["rows"]
+    if cap["seconds_per_million_rows"] > 0:  # a tiny region's two nights differ mostly by noise
+        assert 0 < cap["rows_per_30_minutes"] < cap["rows_per_night"]
+    else:
+        assert cap["rows_per_30_minutes"] is None
     assert saved["charts"]["count"] == len(bench.chart_sql())
     md = (out / "results.md").read_text()
     assert "| residents |" in md and "Heavy night at 2,000 residents" in md
