@@ -21,7 +21,7 @@ DUCKDB_SHARE = 0.6
 def size_bytes(size: str) -> int:
     """A DuckDB size in bytes (``4GB``, ``512MiB``: KB/MB/GB/TB count by 1000, as DuckDB does,
     KiB/MiB/GiB/TiB by 1024)."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?)B\s*", size, re.IGNORECASE)
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:([KMGT])(i?))?B\s*", size, re.IGNORECASE)
     if not m:
         raise ValueError(f"not a size: {size!r}")
     power = " KMGT".index((m.group(2) or " ").upper())
@@ -36,11 +36,13 @@ def memory_limit() -> str:
     the OS."""
     value = (os.environ.get("GRASSROOTS_MEMORY_LIMIT") or "").strip()
     if value:
-        if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", value, re.IGNORECASE):
+        try:
+            size_bytes(value)
+        except ValueError:
             from grassroots.errors import RunError
 
             raise RunError(f"GRASSROOTS_MEMORY_LIMIT must be a size such as 4GB or 512MB, "
-                           f"not {value!r}")
+                           f"not {value!r}") from None
         return value
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return f"{max(1, total // 2 // 2**30)}GB"

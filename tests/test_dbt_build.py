@@ -1029,8 +1029,8 @@ def test_mart_constraints_are_enforced_as_they_are_built(built, tmp_path):
 
 
 def test_dbt_runs_within_the_memory_limit_and_keeps_its_parse(tmp_path, monkeypatch):
-    """dbt's DuckDB connection gets its share of GRASSROOTS_MEMORY_LIMIT, and the parse of one night is
-    reused the next (target folder beside the warehouse, profile unchanged)."""
+    """dbt's DuckDB connection gets its share of GRASSROOTS_MEMORY_LIMIT, and the parse of one
+    night is reused the next (target folder beside the warehouse, profile unchanged)."""
     from grassroots import settings
     from grassroots.build import show, work_dir
 

@@ -161,25 +161,11 @@ def mart_names(marts_dir: Path = DBT_MARTS_DIR) -> list[str]:
     return [m["name"] for m in mart_models(marts_dir)]
 
 
-def _tests(node: dict) -> list[tuple[str, dict]]:
-    out = []
-    for t in node.get("data_tests", node.get("tests", [])) or []:
-        if isinstance(t, str):
-            out.append((t, {}))
-        elif isinstance(t, dict):
-            for name, cfg in t.items():
-                cfg = cfg or {}
-                out.append((name, cfg.get("arguments", cfg)))
-    return out
-
-
 def proportion_checked_by_dbt(column: dict) -> bool:
-    """The column is held to [0, 1] when the mart is built: a check constraint of its contract
-    (or a rate_between test)."""
-    name = column["name"]
-    return ("rate_between" in dict(_tests(column))
-            or any(c.get("type") == "check" and c.get("expression") == f"{name} between 0 and 1"
-                   for c in column.get("constraints", []) or []))
+    """The column is held to [0, 1] when the mart is built: a check constraint of its contract."""
+    bound = f"{column['name']} between 0 and 1"
+    return any(c.get("type") == "check" and c.get("expression") == bound
+               for c in column.get("constraints", []) or [])
 
 
 def mart_suite(model: dict) -> dict:
