@@ -281,7 +281,7 @@ def reports_cmd(
             before = len(reports.log(home, run, 100)["log"])
             console.print(f"queued: {reports.run_now(home, run)}")
             entry = reports.wait_for_log(home, run, after=before, timeout=600)
-            console.print(f"{run}: {entry['state']} {entry.get('error_message') or ''}")
+            console.print(f"{run}: {entry['state']} {entry.get('cause') or entry.get('error_message') or ''}")
         if log:
             console.print(json.dumps(reports.log(home, log, 10), ensure_ascii=False, indent=1))
     except reports.SupersetError as e:  # ReportsError included

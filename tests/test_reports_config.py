@@ -66,6 +66,17 @@ def test_bad_entries_are_named(tmp_path):
         assert part in msg, msg
 
 
+def test_a_notified_failure_shows_its_cause():
+    """Superset logs a failed run as the error, then "Notification sent with error" on top."""
+    t1, t2 = "2026-12-03 05:40:16", "2026-12-02 05:40:16"
+    log = [{"state": "Error", "error_message": reports.NOTIFIED_MARKER, "scheduled_dttm": t1},
+           {"state": "Error", "error_message": "Failed taking a screenshot", "scheduled_dttm": t1},
+           {"state": "Error", "error_message": "older failure", "scheduled_dttm": t2}]
+    assert reports._cause(log[0], log) == {"cause": "Failed taking a screenshot"}
+    assert reports._cause(log[1], log) == {}
+    assert reports._cause(log[0], [log[0], log[2]]) == {}
+
+
 def test_superset_mail_settings_are_the_data_quality_messages():
     s = smtp_settings({"GRASSROOTS_SMTP_HOST": "mail.x", "GRASSROOTS_SMTP_PORT": "465",
                        "GRASSROOTS_SMTP_TLS": "ssl", "GRASSROOTS_SMTP_USER": "u",

@@ -201,6 +201,22 @@ def log(home: Path, key: str, n: int = 5, *, venv: Path = VENV) -> dict:
     return _inside(home, "log", key, str(n), venv=venv)
 
 
+# Superset logs a failed execution twice: the error itself, then (once the owners have been
+# mailed about it) this marker as the newest entry, which hides the cause.
+NOTIFIED_MARKER = "Notification sent with error"
+
+
+def _cause(entry: dict, entries: list[dict]) -> dict:
+    """``{"cause": ...}``: the error behind a "Notification sent with error" entry, from the entry of
+    the same execution (same scheduled time) that carries it; empty when there is nothing to add."""
+    if entry.get("error_message") != NOTIFIED_MARKER:
+        return {}
+    causes = [e["error_message"] for e in entries
+              if e["scheduled_dttm"] == entry["scheduled_dttm"] and e["error_message"]
+              and e["error_message"] != NOTIFIED_MARKER]
+    return {"cause": causes[0]} if causes else {}
+
+
 def wait_for_log(home: Path, key: str, *, after: int = 0, timeout: float = 300,
                  venv: Path = VENV) -> dict:
     """The newest finished execution-log entry once there are more than ``after`` entries and the
@@ -210,7 +226,8 @@ def wait_for_log(home: Path, key: str, *, after: int = 0, timeout: float = 300,
         got = log(home, key, after + 10, venv=venv)
         done = [e for e in got["log"] if e["state"] != "Working"]
         if len(got["log"]) > after and got["last_state"] != "Working" and done:
-            return done[0] | {"last_state": got["last_state"], "entries": len(got["log"])}
+            return done[0] | {"last_state": got["last_state"], "entries": len(got["log"]),
+                              **_cause(done[0], got["log"])}
         if time.monotonic() > deadline:
             raise ReportsError(f"{key}: no finished execution after {timeout}s: {got}")
         time.sleep(3)
