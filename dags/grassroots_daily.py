@@ -104,7 +104,8 @@ def grassroots_daily():
         group_id="dbt",
         project_config=ProjectConfig(
             DBT_DIR, env_vars={"GRASSROOTS_WAREHOUSE": str(SETTINGS.warehouse.resolve()),
-                               "GRASSROOTS_DUCKDB_MEMORY_LIMIT": duckdb_memory_limit()}),
+                               "GRASSROOTS_DUCKDB_MEMORY_LIMIT": duckdb_memory_limit()},
+            install_dbt_deps=False),  # the project has no packages
         profile_config=ProfileConfig(profile_name="grassroots", target_name="duckdb",
                                      profiles_yml_filepath=DBT_DIR / "profiles.yml"),
         # One `dbt build` (the watcher's producer) in a subprocess of this environment's dbt;
@@ -118,7 +119,7 @@ def grassroots_daily():
                                    test_behavior=TestBehavior.AFTER_EACH,
                                    # the unit tests check the SQL, in CI; a night runs the data tests
                                    exclude=["resource_type:unit_test"]),
-        operator_args={"install_deps": False, "emit_datasets": False, "deferrable": False,
+        operator_args={"emit_datasets": False, "deferrable": False,
                        "mode": "reschedule", "poke_interval": 5},
     )
 

@@ -119,6 +119,9 @@ def settings(*, redis_url: str, base_url: str, queue: str = "grassroots_reports"
         "WEBDRIVER_BASEURL": base,
         "WEBDRIVER_BASEURL_USER_FRIENDLY": (public_url or e.get("GRASSROOTS_SUPERSET_PUBLIC_URL")
                                             or base).rstrip("/") + "/",
+        # Superset waits 10 s by default for the dashboard's grid and again for its chart
+        # containers, then fails the report: a busy two-core server with a cold Chromium needs more
+        "SCREENSHOT_LOCATE_WAIT": 60,
         "SCREENSHOT_LOAD_WAIT": 90,
         "EMAIL_PAGE_RENDER_WAIT": 30,
         "ALERT_REPORTS_WORKING_TIME_OUT_KILL": True,
