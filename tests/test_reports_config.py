@@ -77,6 +77,37 @@ def test_a_notified_failure_shows_its_cause():
     assert reports._cause(log[0], [log[0], log[2]]) == {}
 
 
+def test_a_screenshot_that_times_out_is_taken_again():
+    from grassroots.deploy.screenshot_retry import attempts, retrying
+
+    class BrowserTimeout(Exception):
+        pass
+
+    calls: list[int] = []
+
+    def flaky(fail: int):
+        def take() -> bytes:
+            calls.append(1)
+            if len(calls) <= fail:
+                raise BrowserTimeout("Message: \nStacktrace: ...")
+            return b"png"
+        return take
+
+    assert retrying(flaky(1), 2, (BrowserTimeout,)) == b"png" and len(calls) == 2
+    calls.clear()
+    with pytest.raises(BrowserTimeout):  # every attempt failed: the last error is the run's
+        retrying(flaky(2), 2, (BrowserTimeout,))
+    assert len(calls) == 2
+    calls.clear()
+    with pytest.raises(ValueError):  # anything else is not retried
+        retrying(lambda: calls.append(1) or int("x"), 3, (BrowserTimeout,))
+    assert len(calls) == 1
+    assert attempts({}) == 2 and attempts({"GRASSROOTS_SCREENSHOT_ATTEMPTS": "3"}) == 3
+    for bad in ("0", "two"):
+        with pytest.raises(ValueError, match="GRASSROOTS_SCREENSHOT_ATTEMPTS"):
+            attempts({"GRASSROOTS_SCREENSHOT_ATTEMPTS": bad})
+
+
 def test_superset_mail_settings_are_the_data_quality_messages():
     s = smtp_settings({"GRASSROOTS_SMTP_HOST": "mail.x", "GRASSROOTS_SMTP_PORT": "465",
                        "GRASSROOTS_SMTP_TLS": "ssl", "GRASSROOTS_SMTP_USER": "u",

@@ -8,7 +8,8 @@ that keeps every mail. Then:
 
 * a re-sync changes nothing but what changed (a new crontab updates the server's schedule);
 * the weekly overview PDF reaches the commission list; its page, read back with OCR (tesseract),
-  holds the dashboard's title and the grassroots-share KPI of the default period;
+  holds the dashboard's title and the grassroots-share KPI of the default period; the worker
+  takes a screenshot that timed out again (grassroots/deploy/screenshot_retry.py);
 * a hospital's monthly PDF, run as that hospital's manager, reaches the director and shows only
   that hospital's name (row-level security);
 * the grassroots-share alert stays silent on a serving file that does not breach the catalogue's
@@ -227,6 +228,9 @@ def test_weekly_overview_pdf_reaches_the_commission(rs, tmp_path):
     assert "分级诊疗总览" in text, text[:2000]
     kpi = _default_grassroots_share(rs.serving)
     assert kpi in text, (kpi, text[:3000])
+    # the worker takes a screenshot again when the browser times out
+    worker_log = (rs.home / "celery-worker.log").read_text(encoding="utf-8", errors="replace")
+    assert "screenshots: up to 2 attempts" in worker_log
 
 
 def test_a_directors_pdf_shows_only_their_hospital(rs, tmp_path):

@@ -70,15 +70,17 @@ def celery_config(broker_url: str, queue: str) -> type:
 def _before_task(task=None, **_kw) -> None:
     """In the worker, before a task. Superset hands Celery's ``request.eta`` (an ISO string) on as
     the execution's scheduled time, a datetime column: PostgreSQL parses the string, SQLite (the
-    demo's metadata) refuses it. Then the robot webhooks (grassroots/deploy/robot_webhook.py)."""
+    demo's metadata) refuses it. Then the robot webhooks (grassroots/deploy/robot_webhook.py) and
+    the screenshot's second attempt (grassroots/deploy/screenshot_retry.py)."""
     from datetime import datetime
 
     eta = getattr(getattr(task, "request", None), "eta", None)
     if isinstance(eta, str):
         task.request.eta = datetime.fromisoformat(eta)
-    from grassroots.deploy.robot_webhook import install
+    from grassroots.deploy import robot_webhook, screenshot_retry
 
-    install()  # once per process
+    robot_webhook.install()  # once per process
+    screenshot_retry.install()
 
 
 def settings(*, redis_url: str, base_url: str, queue: str = "grassroots_reports",
