@@ -70,9 +70,10 @@ def test_a_notified_failure_shows_its_cause():
     """Superset logs a failed run as the error, then "Notification sent with error" on top."""
     t1, t2 = "2026-12-03 05:40:16", "2026-12-02 05:40:16"
     log = [{"state": "Error", "error_message": reports.NOTIFIED_MARKER, "scheduled_dttm": t1},
-           {"state": "Error", "error_message": "Failed taking a screenshot", "scheduled_dttm": t1},
+           {"state": "Error", "error_message": "Failed taking a screenshot Message: \nStacktrace:\n"
+            "#0 0x562ef847d9be <unknown>", "scheduled_dttm": t1},
            {"state": "Error", "error_message": "older failure", "scheduled_dttm": t2}]
-    assert reports._cause(log[0], log) == {"cause": "Failed taking a screenshot"}
+    assert reports._cause(log[0], log) == {"cause": "Failed taking a screenshot Message:"}
     assert reports._cause(log[1], log) == {}
     assert reports._cause(log[0], [log[0], log[2]]) == {}
 

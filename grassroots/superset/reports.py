@@ -208,13 +208,14 @@ NOTIFIED_MARKER = "Notification sent with error"
 
 def _cause(entry: dict, entries: list[dict]) -> dict:
     """``{"cause": ...}``: the error behind a "Notification sent with error" entry, from the entry of
-    the same execution (same scheduled time) that carries it; empty when there is nothing to add."""
+    the same execution (same scheduled time) that carries it, without chromedriver's stack of
+    addresses; empty when there is nothing to add."""
     if entry.get("error_message") != NOTIFIED_MARKER:
         return {}
     causes = [e["error_message"] for e in entries
               if e["scheduled_dttm"] == entry["scheduled_dttm"] and e["error_message"]
               and e["error_message"] != NOTIFIED_MARKER]
-    return {"cause": causes[0]} if causes else {}
+    return {"cause": causes[0].split("\nStacktrace:")[0].strip()} if causes else {}
 
 
 def wait_for_log(home: Path, key: str, *, after: int = 0, timeout: float = 300,
