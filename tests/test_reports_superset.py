@@ -125,6 +125,9 @@ class Ctx:
         reports.run_now(self.home, key)
         return reports.wait_for_log(self.home, key, after=before, timeout=timeout)
 
+    def worker_log(self) -> str:
+        return (self.home / "celery-worker.log").read_text(encoding="utf-8", errors="replace")
+
     def succeeded(self, entry: dict, mails_before: int) -> bool:
         """True for a "Success" entry; otherwise fails with what explains it: the entry (with
         its cause), the owners' error mails and the worker's log lines about it."""
@@ -134,8 +137,7 @@ class Ctx:
                  + " ".join(str(p.get_payload(decode=True) or b"", "utf-8", "replace")
                             for p in m.walk() if p.get_content_maintype() == "text")[:1500]
                  for m in self.mailbox.mails[mails_before:]]
-        log = (self.home / "celery-worker.log").read_text(encoding="utf-8", errors="replace")
-        worker = [line for line in log.splitlines()
+        worker = [line for line in self.worker_log().splitlines()
                   if any(w in line for w in ("ERROR", "Error", "Exception", "creenshot", "imeout"))]
         raise AssertionError(f"{entry}\nmails: {mails}\nworker log: {worker[-25:]}")
 
@@ -229,8 +231,7 @@ def test_weekly_overview_pdf_reaches_the_commission(rs, tmp_path):
     kpi = _default_grassroots_share(rs.serving)
     assert kpi in text, (kpi, text[:3000])
     # the worker takes a screenshot again when the browser times out
-    worker_log = (rs.home / "celery-worker.log").read_text(encoding="utf-8", errors="replace")
-    assert "screenshots: up to 2 attempts" in worker_log
+    assert "screenshots: up to 2 attempts" in rs.worker_log()
 
 
 def test_a_directors_pdf_shows_only_their_hospital(rs, tmp_path):

@@ -36,16 +36,15 @@ def attempts(env: dict[str, str] | None = None) -> int:
 
 def retrying(take: Callable[[], T], tries: int, retry_on: tuple[type[BaseException], ...],
              what: str = "screenshot") -> T:
-    """``take()``, called again (up to ``tries`` calls) while it raises one of ``retry_on``."""
-    for attempt in range(1, tries + 1):
+    """``take()``, called again (up to ``tries`` calls) while it raises one of ``retry_on``; the
+    last call's error is raised."""
+    for attempt in range(1, tries):
         try:
             return take()
         except retry_on as e:
-            if attempt == tries:
-                raise
             log.warning("%s: attempt %d of %d failed (%s: %s); trying again with a new browser",
                         what, attempt, tries, type(e).__name__, str(e).splitlines()[0] if str(e) else "")
-    raise AssertionError("unreachable")  # tries >= 1
+    return take()
 
 
 def install() -> None:
