@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import stat
 import sys
+import zipfile
 from pathlib import Path
 
 import duckdb
@@ -36,6 +38,26 @@ class Env:
 
     def state(self) -> dict[str, str]:
         return table_hashes(self.warehouse)
+
+    def archive_files(self) -> dict[str, tuple[bytes, int]]:
+        """Every file the archive keeps (``reference/…`` files and the members of the
+        ``extracts/<date>/batch-*.zip`` files, as ``<zip>/<member>``): bytes and mode."""
+        return archive_files(self.warehouse.parent / "archive")
+
+
+def archive_files(root: Path) -> dict[str, tuple[bytes, int]]:
+    out: dict[str, tuple[bytes, int]] = {}
+    for p in sorted(root.rglob("*")):
+        if not p.is_file():
+            continue
+        rel = str(p.relative_to(root))
+        if p.suffix == ".zip":
+            with zipfile.ZipFile(p) as z:
+                for info in z.infolist():
+                    out[f"{rel}/{info.filename}"] = (z.read(info), (info.external_attr >> 16) & 0o777)
+        else:
+            out[rel] = (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
+    return out
 
 
 def table_hashes(warehouse: Path) -> dict[str, str]:

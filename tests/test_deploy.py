@@ -469,7 +469,7 @@ def test_airflow_on_postgres_runs_the_daily_dag(native):
         loaded = con.execute("SELECT min(business_date), max(business_date) FROM audit.deliveries "
                              "WHERE status = 'loaded'").fetchone()
         assert loaded == (REGION["start"], REGION["end"])
-    assert any((wh.parent / "archive").rglob("manifest.json"))
+    assert any((wh.parent / "archive" / "extracts").rglob("batch-*.zip"))
     with duckdb.connect(str(serving), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM marts.mart_outpatient_visits").fetchone()[0] > 0
     assert (Path(env["GRASSROOTS_HOME"]) / "data_docs" / "index.html").is_file()

@@ -14,8 +14,10 @@ from conftest import TEST_KEY, Env, table_hashes
 from handmade import RECORD_HEADER, REFERRAL_HEADER, RX_HEADER, VISIT_HEADER, record, rx, visit
 
 from grassroots.ingest import IngestError
+from grassroots.ingest.archive import archived
 
 C = "C330102001"
+H = "H330102001"
 
 
 def referral(rid: str, status: str, when: str = "2025-03-01T10:00:00") -> dict:
@@ -51,7 +53,7 @@ def test_redelivery_replaces_the_facility_day_and_drops_absent_datasets(env: Env
     assert env.sql("SELECT count(*) FROM raw.prescriptions") == [(0,)]  # absent from v2
     assert deliveries(env) == [(C, "2025-03-01", 1, "superseded"), (C, "2025-03-01", 2, "loaded")]
     # the first version's files are still there, unchanged
-    assert (Path(archived_v1) / "prescriptions.csv").is_file()
+    assert (archived(archived_v1) / "prescriptions.csv").is_file()
     months = env.sql("SELECT DISTINCT dataset, month::VARCHAR, kind FROM audit.load_changes "
                      "WHERE batch_id = 2 ORDER BY ALL")
     assert months == [("outpatient_visits", "2025-03-01", "deleted"),
@@ -83,7 +85,7 @@ def test_same_version_other_content_is_a_conflict_and_changes_nothing(env: Env) 
     assert visits(env) == [("V1", "100.00", "2025-03-01", 1)]
     assert deliveries(env) == [(C, "2025-03-01", 1, "conflict"), (C, "2025-03-01", 1, "loaded")]
     detail = env.sql("SELECT detail, archive_path FROM audit.deliveries WHERE status = 'conflict'")
-    assert "already loaded" in detail[0][0] and Path(detail[0][1]).is_dir()
+    assert "already loaded" in detail[0][0] and archived(detail[0][1]).is_dir()
     again = env.state()
     env.run()  # reported once, not again
     assert env.state() == again
@@ -359,7 +361,35 @@ def test_the_archive_holds_the_bytes_delivered(env: Env) -> None:
     env.run()
     (arch,) = env.sql("SELECT archive_path FROM audit.deliveries")[0]
     for name in ("manifest.json", "outpatient_visits.csv", "prescriptions.csv"):
-        assert (Path(arch) / name).read_bytes() == (folder / name).read_bytes()
+        assert (archived(arch) / name).read_bytes() == (folder / name).read_bytes()
+
+
+def test_the_archive_is_one_zip_per_business_date_and_batch(env: Env) -> None:
+    env.landing.delivery("2025-03-01", C, {"outpatient_visits": (VISIT_HEADER, [visit("V1")])})
+    env.landing.delivery("2025-03-01", H, {"outpatient_visits": (VISIT_HEADER, [visit("V2")])})
+    env.landing.delivery("2025-03-02", C, {"outpatient_visits": (VISIT_HEADER, [visit("V3")])})
+    # a zip of batch 1 left by a run that did not commit (batch numbers are taken again)
+    stale = env.warehouse.parent / "archive" / "extracts" / "2025-02-01" / "batch-000001.zip"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"half a zip")
+    env.run()
+    env.landing.delivery("2025-03-01", C, {"outpatient_visits": (VISIT_HEADER, [visit("V9")])},
+                         version=2)
+    env.run()
+    files = {name for name in env.archive_files() if name.startswith("extracts/")}
+    zips = sorted({name.split(".zip/")[0] + ".zip" for name in files})
+    assert zips == ["extracts/2025-03-01/batch-000001.zip", "extracts/2025-03-01/batch-000002.zip",
+                    "extracts/2025-03-02/batch-000001.zip"]
+    assert not stale.exists()
+    paths = env.sql("SELECT facility_code, business_date::VARCHAR, delivery_version, archive_path "
+                    "FROM audit.deliveries ORDER BY ALL")
+    for fac, day, version, path in paths:
+        folder = archived(path)
+        assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "outpatient_visits.csv"]
+        if (fac, day, version) != (C, "2025-03-01", 1):  # the landing folder now holds v2
+            assert (folder / "outpatient_visits.csv").read_bytes() == (
+                env.landing.root / "extracts" / day / fac / "outpatient_visits.csv").read_bytes()
+    assert b"V1" in (archived(paths[0][3]) / "outpatient_visits.csv").read_bytes()
 
 
 def test_files_are_read_ahead_and_archived_across_chunks(env: Env, monkeypatch) -> None:
@@ -375,7 +405,7 @@ def test_files_are_read_ahead_and_archived_across_chunks(env: Env, monkeypatch) 
     assert [v[0] for v in visits(env)] == ["V1", "V2"]
     for folder, (arch,) in zip(folders, env.sql(
             "SELECT archive_path FROM audit.deliveries ORDER BY business_date"), strict=True):
-        assert (Path(arch) / "outpatient_visits.csv").read_bytes() == (
+        assert (archived(arch) / "outpatient_visits.csv").read_bytes() == (
             folder / "outpatient_visits.csv").read_bytes()
 
 

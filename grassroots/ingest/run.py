@@ -143,6 +143,7 @@ def _steps(run: Run, date_from: date | None, date_to: date | None) -> None:
         # the next chunk's files are read while this one loads
         ahead = run.io.prefetch(chunks[i + 1]) if i + 1 < len(chunks) else None
         load.load_chunk(run, chunk)
+    run.archive.close()
     run.io.flush()
     audit.write_deliveries(run)
 

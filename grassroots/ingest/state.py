@@ -36,7 +36,7 @@ class Run:
         self._last_file_id = 1
         create_run_tables(con)
         self.io = IOThread()
-        self.archive = Archive(archive, self.io)
+        self.archive = Archive(archive, self.io, self.batch_id)
 
     def new_file_id(self) -> int:
         self._last_file_id += 1
