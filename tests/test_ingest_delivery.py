@@ -392,6 +392,28 @@ def test_the_archive_is_one_zip_per_business_date_and_batch(env: Env) -> None:
     assert b"V1" in (archived(paths[0][3]) / "outpatient_visits.csv").read_bytes()
 
 
+def test_a_zip_closed_to_bound_open_files_is_appended_to_later(env: Env, monkeypatch) -> None:
+    from grassroots.ingest import archive
+
+    monkeypatch.setattr(archive, "OPEN_ZIPS", 1)
+    for day in ("2025-03-01", "2025-03-02"):
+        env.landing.delivery(day, C, {"outpatient_visits": (VISIT_HEADER, [visit(f"V{day}")])},
+                             version=2)
+    env.run()
+    # superseded versions are archived while the folders are classified, before the loading
+    # reaches 2025-03-01 again (whose zip was closed for 2025-03-02's)
+    for day in ("2025-03-01", "2025-03-02"):
+        env.landing.delivery(day, C, {"outpatient_visits": (VISIT_HEADER, [visit("OLD")])})
+    env.landing.delivery("2025-03-01", H, {"outpatient_visits": (VISIT_HEADER, [visit("VH")])})
+    assert env.run().statuses == {"superseded": 2, "loaded": 1}
+    rows = env.sql("SELECT facility_code, business_date::VARCHAR, archive_path FROM "
+                   "audit.deliveries WHERE batch_id = 2 ORDER BY ALL")
+    assert len(rows) == 3 and all("batch-000002.zip/" in path for *_, path in rows)
+    for fac, day, path in rows:
+        assert (archived(path) / "outpatient_visits.csv").read_bytes() == (
+            env.landing.root / "extracts" / day / fac / "outpatient_visits.csv").read_bytes()
+
+
 def test_files_are_read_ahead_and_archived_across_chunks(env: Env, monkeypatch) -> None:
     # a chunk per business date: the second chunk's files are read (and hashed) by the I/O
     # thread while the first loads
