@@ -14,6 +14,7 @@ It holds personal data in clear, so its folders are 0700 and its files (and zip 
 from __future__ import annotations
 
 import os
+import re
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
@@ -25,15 +26,17 @@ from grassroots.ingest.iothread import IOThread
 # zips kept open by the I/O thread while a run writes (a run writes its dates in order; a date
 # met again later, by a delivery noted before the loading, reopens its zip to append)
 OPEN_ZIPS = 8
+# <archive>/extracts/<date>/batch-<n>.zip/<facility>/v<version>-<content>
+_ARCHIVED = re.compile(r"(?P<zip>.*/extracts/\d{4}-\d{2}-\d{2}/batch-\d+\.zip)/(?P<member>[^/]+/[^/]+/?)")
 
 
 def archived(archive_path: str | Path) -> zipfile.Path:
     """A delivery's archived folder (``audit.deliveries.archive_path``): ``/ name`` gives a file,
     with ``read_bytes()``, ``is_file()``, ``iterdir()``."""
-    zip_part, sep, member = str(archive_path).partition(".zip/")
-    if not sep:
+    m = _ARCHIVED.fullmatch(str(archive_path))
+    if m is None:
         raise ValueError(f"not the path of an archived delivery: {archive_path}")
-    return zipfile.Path(zip_part + ".zip", at=member.rstrip("/") + "/")
+    return zipfile.Path(m["zip"], at=m["member"].rstrip("/") + "/")
 
 
 def _has(z: zipfile.ZipFile, name: str) -> bool:
