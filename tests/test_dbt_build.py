@@ -939,6 +939,10 @@ def test_incremental_equals_full_refresh(built, tmp_path):
         "where month = date '2024-03-01'",
     )
     assert untouched == [(1,)]  # a month without changes is not rebuilt
+    # nor a year: the year-grain disease cost rebuilds the year still running only
+    years = _q(inc, "select year, min(_processed_batch_id), max(_processed_batch_id) "
+                    "from marts.mart_disease_cost group by year order by year")
+    assert years == [(2024, 1, 1), (2025, 2, 2)]
 
 
 def test_build_on_empty_raw(tmp_path):

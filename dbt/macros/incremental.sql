@@ -50,6 +50,12 @@
 -#}
 {% macro watermark() -%}
     {%- if execute and is_incremental() -%}
+        {%- set cols = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+        {%- if '_processed_batch_id' not in cols -%}
+            {#- a table built before the model became incremental: everything counts as
+                changed, and the schema check then rebuilds it in full -#}
+            {{- return('-1') -}}
+        {%- endif -%}
         {%- set r = run_query('select coalesce(max(_processed_batch_id), -1) from ' ~ this) -%}
         {{- return(r.columns[0].values()[0] | int | string) -}}
     {%- endif -%}
@@ -282,4 +288,53 @@ select
     false as _is_deleted
 from latest
 {% endif %}
+{%- endmacro %}
+
+{#-
+  Boolean SQL: the year in `year_col` must be (re)built in this run (the year-grain marts whose
+  rows depend only on the year's own events): a year with a month that changed, or whose
+  calendar moved (the running year's as-of date moves every night; a year completes).  A night
+  then rebuilds the running year, not every year of the history.  Always true on a full build.
+-#}
+{% macro year_needs_rebuild(year_col, datasets) -%}
+    {%- if is_incremental() -%}
+    {%- set wm = watermark() -%}
+    {%- set changed -%}
+            select {{ year_of('month') }} as year from {{ source('audit', 'load_changes') }}
+            where dataset in ('{{ datasets | join("', '") }}') and batch_id > {{ wm }}
+              and month is not null
+            union
+            select y.year from {{ ref('int_calendar_years') }} as y
+            where not exists (
+                select 1 from {{ this }} as t
+                where t.year = y.year and t.as_of_date = y.as_of_date
+                  and t.is_complete = y.is_complete
+            )
+    {%- endset -%}
+    {%- if execute -%}
+        {%- if reference_changed(wm) == '(1 = 1)' -%}
+            {{- return('(1 = 1)') -}}
+        {%- endif -%}
+        {%- set years = run_query('select distinct year from (' ~ changed ~ ') as y order by 1').columns[0].values() -%}
+        {%- if years | length == 0 -%}
+            {{- return('(1 = 0)') -}}
+        {%- endif -%}
+        {{- return(year_col ~ ' in (' ~ years | join(', ') ~ ')') -}}
+    {%- endif -%}
+    (
+        {{ reference_changed(wm) }}
+        or {{ year_col }} in ({{ changed }})
+    )
+    {%- else -%}
+    (1 = 1)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- pre_hook of the year-incremental marts: delete the years about to be rebuilt. -#}
+{% macro delete_rebuilt_years(datasets) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where {{ year_needs_rebuild('year', datasets) }}
+    {%- else -%}
+    select 1
+    {%- endif -%}
 {%- endmacro %}

@@ -1,3 +1,15 @@
+{#- incremental by year: a night rebuilds the years its deliveries touched and the year still
+    running, not every year of the history -#}
+{%- set datasets = ['outpatient_visits', 'inpatient_discharges'] %}
+{{
+    config(
+        materialized=incremental_materialization(),
+        incremental_strategy='delete+insert',
+        unique_key='year',
+        pre_hook="{{ delete_rebuilt_years(" ~ datasets ~ ") }}"
+    )
+}}
+
 with episodes as (
     select
         'outpatient' as setting,
@@ -5,6 +17,7 @@ with episodes as (
         {{ icd10_category('diagnosis_code') }} as icd10_category,
         resident_id, total_fee, insurance_paid, self_paid
     from {{ ref('int_outpatient_visits_current') }}
+    where {{ year_needs_rebuild(year_of('visit_time'), datasets) }}
     union all
     select
         'inpatient' as setting,
@@ -12,6 +25,7 @@ with episodes as (
         {{ icd10_category('diagnosis_code') }} as icd10_category,
         resident_id, total_fee, insurance_paid, self_paid
     from {{ ref('int_inpatient_discharges_current') }}
+    where {{ year_needs_rebuild(year_of('discharge_time'), datasets) }}
 ),
 
 summary as (
@@ -44,7 +58,8 @@ select
     {{ safe_divide('s.total_fee', 's.episodes') }} as avg_fee_per_episode,
     s.insurance_paid,
     s.self_paid,
-    {{ safe_divide('s.total_fee', 's.patients') }} as cost_per_patient
+    {{ safe_divide('s.total_fee', 's.patients') }} as cost_per_patient,
+    {{ current_batch_id() }} as _processed_batch_id
 from summary as s
 left join {{ ref('icd10_categories') }} as i on i.category = s.icd10_category
 left join {{ ref('int_calendar_years') }} as y on y.year = s.year
