@@ -70,6 +70,10 @@ def _run(args: list[str], warehouse: Path, target: str = "duckdb") -> str:
     return output
 
 
+# dbt's errors that a full refresh cures: a model's columns changed, a model became incremental
+_REBUILD_IN_FULL = ("out of sync", '"_processed_batch_id" not found')
+
+
 def build(
     warehouse: Path,
     *,
@@ -96,8 +100,9 @@ def build(
         return _run(args, Path(warehouse), target)
     except DbtError as e:
         # An incremental model whose columns changed (a new release of the project) cannot be
-        # appended to: rebuild everything from raw once, which is always correct.
-        if full_refresh or "out of sync" not in str(e):
+        # appended to, and one that was a table before has no watermark to read: rebuild
+        # everything from raw once, which is always correct.
+        if full_refresh or not any(m in str(e) for m in _REBUILD_IN_FULL):
             raise
         return _run([*args, "--full-refresh"], Path(warehouse), target)
 

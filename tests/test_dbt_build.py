@@ -984,6 +984,29 @@ def test_changed_incremental_model_is_rebuilt_in_full(built, tmp_path):
     assert after == before
 
 
+def test_a_mart_that_became_incremental_is_rebuilt_in_full(built, tmp_path):
+    """A release that makes a table mart incremental: the existing table has no watermark
+    column to read; the next build rebuilds from raw instead of failing every night."""
+    import shutil
+
+    import duckdb
+
+    wh = tmp_path / "copy.duckdb"
+    shutil.copy(built, wh)
+    with duckdb.connect(str(wh)) as con:
+        con.execute("ALTER TABLE marts.mart_disease_cost DROP COLUMN _processed_batch_id")
+        before = con.execute("SELECT * FROM marts.mart_disease_cost ORDER BY ALL").fetchall()
+    from grassroots.build import DbtError, _run
+
+    with pytest.raises(DbtError, match="_processed_batch_id"):  # a plain incremental build
+        _run(["build", "--select", "mart_disease_cost"], wh)
+    build(wh)
+    with duckdb.connect(str(wh), read_only=True) as con:
+        after = con.execute("SELECT * EXCLUDE (_processed_batch_id) FROM marts.mart_disease_cost "
+                            "ORDER BY ALL").fetchall()
+    assert after == before
+
+
 def test_grain_tests_catch_a_duplicate_key(built, tmp_path):
     """The grain test of a latest-wins model (hash first, then the values) fails on a key that
     occurs twice, and only on that model."""

@@ -50,12 +50,6 @@
 -#}
 {% macro watermark() -%}
     {%- if execute and is_incremental() -%}
-        {%- set cols = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-        {%- if '_processed_batch_id' not in cols -%}
-            {#- a table built before the model became incremental: everything counts as
-                changed, and the schema check then rebuilds it in full -#}
-            {{- return('-1') -}}
-        {%- endif -%}
         {%- set r = run_query('select coalesce(max(_processed_batch_id), -1) from ' ~ this) -%}
         {{- return(r.columns[0].values()[0] | int | string) -}}
     {%- endif -%}
