@@ -12,8 +12,8 @@ ratios are fair:
 * the **incremental nights**: the run for one new business date on top of 30 days of history and
   on top of 360 days (the DAG's call: ingest with its 7-day look-back, build, validations of that
   business date, publish), three times in ABBA order, a ratio each;
-* the **heavy night** (largest size): the region's second year delivered in one run on top of
-  the first, from which the capacity is read;
+* the **heavy night** (largest size): the region's next 420 business dates (≈ 18 M rows at
+  1 M residents) delivered in one run on top of its first year, from which the capacity is read;
 * every **dashboard chart's query** (dataset SQL + the chart's columns, metrics, filters, order and
   row limit, as Superset would send it) against the serving file of the largest size;
 * the **capacity** in rows per 30 minutes and per nightly window, from the heavy night.
@@ -405,7 +405,7 @@ class Bench:
         return res
 
     def size(self, residents: int, days: int, seed: int) -> dict[str, Any]:
-        # the heavy night's region has a second year to deliver at once
+        # the heavy night's region has HEAVY_NIGHT_DAYS more business dates to deliver at once
         gen_days = days + (HEAVY_NIGHT_DAYS if residents == self.heavy_size else 0)
         landing, gen_s = _landing(self.data, residents, gen_days, seed, self.log)
         entry: dict[str, Any] = {"residents": residents, "days": days, "generate_seconds": gen_s}
@@ -482,9 +482,9 @@ class Bench:
 
     def heavy_night(self, residents: int, landing: Path, wdir: Path, end_long: date,
                     days: int) -> dict[str, Any]:
-        """A night that delivers a whole further year on top of the long history (the region's
-        second year, every business date of it in one run: as a catch-up after an outage, or a
-        data centre's volume in one night), with the DAG's call as on any night."""
+        """A night that delivers the region's next HEAVY_NIGHT_DAYS business dates at once on top
+        of the long history (as a catch-up after an outage, or a data centre's volume in one
+        night), with the DAG's call as on any night."""
         wh = wdir / "long.duckdb"
         first = end_long + timedelta(days=self.inc_repeats + 1)
         last = START + timedelta(days=days - 1)
@@ -544,7 +544,7 @@ def run_bench(out: Path, data: Path, sizes: list[int], *, days: int = 365, seed:
 
     ``keep``: keep the other sizes' results of ``out/results.json`` (re-measure some sizes).
     ``heavy``: the largest size also gets the heavy night (its region is generated with a
-    second year).  Every stage runs with ``GRASSROOTS_MEMORY_LIMIT=memory_limit``."""
+    further HEAVY_NIGHT_DAYS business dates).  Every stage runs with ``GRASSROOTS_MEMORY_LIMIT=memory_limit``."""
     b = Bench(out, data, log, memory_limit=memory_limit, inc_repeats=inc_repeats)
     previous = Path(out) / "results.json"
     if keep and previous.is_file():

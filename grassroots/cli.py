@@ -321,7 +321,7 @@ def bench(
     window_hours: Annotated[float, typer.Option(help="Nightly window for the capacity estimate.")] = 6.0,
     largest_first: Annotated[bool, typer.Option(help="Measure the largest size first.")] = False,
     keep: Annotated[bool, typer.Option(help="Keep the other sizes' results in results.json.")] = False,
-    heavy: Annotated[bool, typer.Option(help="The largest size also gets a heavy night: a second year delivered at once.")] = True,
+    heavy: Annotated[bool, typer.Option(help="The largest size also gets a heavy night: 420 further business dates delivered at once.")] = True,
     memory_limit: Annotated[str, typer.Option(help="GRASSROOTS_MEMORY_LIMIT of every stage.")] = "4GB",
     nights: Annotated[int, typer.Option(help="Incremental nights after each history (each gives a ratio).")] = 3,
 ) -> None:
