@@ -88,25 +88,32 @@
             where dataset in ('{{ datasets | join("', '") }}') and batch_id > {{ wm }}
             {%- endif %}
     {%- endset -%}
+    {{- return(rebuild_condition(month_col, changed, 'month', wm)) -}}
+    {%- else -%}
+    (1 = 1)
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+  `col in (the `name` values of the query `changed`)`, resolved to constants when the model is
+  compiled (no rows: false); true when a reference snapshot arrived after the watermark `wm`.
+-#}
+{% macro rebuild_condition(col, changed, name, wm) -%}
     {%- if execute -%}
         {%- if reference_changed(wm) == '(1 = 1)' -%}
             {{- return('(1 = 1)') -}}
         {%- endif -%}
-        {%- set months = run_query('select distinct month from (' ~ changed ~ ') as m where month is not null order by 1').columns[0].values() -%}
-        {%- if months | length == 0 -%}
+        {%- set values = run_query('select distinct ' ~ name ~ ' from (' ~ changed ~ ') as c where ' ~ name ~ ' is not null order by 1').columns[0].values() -%}
+        {%- if values | length == 0 -%}
             {{- return('(1 = 0)') -}}
         {%- endif -%}
-        {%- set dates = [] -%}
-        {%- for m in months -%}{%- do dates.append("cast('" ~ m ~ "' as date)") -%}{%- endfor -%}
-        {{- return(month_col ~ ' in (' ~ dates | join(', ') ~ ')') -}}
+        {%- set literals = [] -%}
+        {%- for v in values -%}
+            {%- do literals.append("cast('" ~ v ~ "' as date)" if name == 'month' else v | string) -%}
+        {%- endfor -%}
+        {{- return(col ~ ' in (' ~ literals | join(', ') ~ ')') -}}
     {%- endif -%}
-    (
-        {{ reference_changed(wm) }}
-        or {{ month_col }} in ({{ changed }})
-    )
-    {%- else -%}
-    (1 = 1)
-    {%- endif -%}
+    {{- return('(' ~ reference_changed(wm) ~ ' or ' ~ col ~ ' in (' ~ changed ~ '))') -}}
 {%- endmacro %}
 
 {#-
@@ -296,7 +303,6 @@ from latest
     {%- set changed -%}
             select {{ year_of('month') }} as year from {{ source('audit', 'load_changes') }}
             where dataset in ('{{ datasets | join("', '") }}') and batch_id > {{ wm }}
-              and month is not null
             union
             select y.year from {{ ref('int_calendar_years') }} as y
             where not exists (
@@ -305,20 +311,7 @@ from latest
                   and t.is_complete = y.is_complete
             )
     {%- endset -%}
-    {%- if execute -%}
-        {%- if reference_changed(wm) == '(1 = 1)' -%}
-            {{- return('(1 = 1)') -}}
-        {%- endif -%}
-        {%- set years = run_query('select distinct year from (' ~ changed ~ ') as y order by 1').columns[0].values() -%}
-        {%- if years | length == 0 -%}
-            {{- return('(1 = 0)') -}}
-        {%- endif -%}
-        {{- return(year_col ~ ' in (' ~ years | join(', ') ~ ')') -}}
-    {%- endif -%}
-    (
-        {{ reference_changed(wm) }}
-        or {{ year_col }} in ({{ changed }})
-    )
+    {{- return(rebuild_condition(year_col, changed, 'year', wm)) -}}
     {%- else -%}
     (1 = 1)
     {%- endif -%}
