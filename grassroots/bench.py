@@ -39,9 +39,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from grassroots.ingest.discover import today_cst
 from grassroots.settings import DUCKDB_SHARE, REPO
 
-START = date(2025, 1, 1)
+# every business date a bench delivers (a year, and the heavy night's further days) lies before
+# the day it runs: the loader refuses business dates after today
+START = date(2023, 1, 1)
 HISTORY_SHORT, HISTORY_LONG = 30, 360
 SHANGHAI_ROWS_PER_DAY = 18_000_000
 # the heavy night: the largest region's next HEAVY_NIGHT_DAYS business dates (generated after its
@@ -545,6 +548,10 @@ def run_bench(out: Path, data: Path, sizes: list[int], *, days: int = 365, seed:
     ``keep``: keep the other sizes' results of ``out/results.json`` (re-measure some sizes).
     ``heavy``: the largest size also gets the heavy night (its region is generated with a
     further HEAVY_NIGHT_DAYS business dates).  Every stage runs with ``GRASSROOTS_MEMORY_LIMIT=memory_limit``."""
+    last = START + timedelta(days=days + (HEAVY_NIGHT_DAYS if heavy else 0) - 1)
+    if last >= today_cst():
+        raise ValueError(f"the regions would run to {last}, not before today ({today_cst()}): "
+                         "the loader refuses business dates that have not ended yet")
     b = Bench(out, data, log, memory_limit=memory_limit, inc_repeats=inc_repeats)
     previous = Path(out) / "results.json"
     if keep and previous.is_file():

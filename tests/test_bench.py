@@ -4,6 +4,7 @@ are asserted: performance is measured by ``grassroots bench``, not in unit tests
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -18,6 +19,16 @@ def test_chart_sql_covers_every_chart():
     assert all(s.startswith("SELECT ") and "LIMIT" in s for _, _, s in sqls)
 
 
+def test_a_bench_whose_dates_reach_today_stops_before_generating(tmp_path, monkeypatch):
+    from grassroots.ingest.discover import today_cst
+
+    monkeypatch.setattr(bench, "START", today_cst() - timedelta(days=100))
+    with pytest.raises(ValueError, match="refuses business dates"):
+        bench.run_bench(tmp_path / "out", tmp_path / "data", [2000], days=90, heavy=True,
+                        log=lambda *_: None)
+    assert not (tmp_path / "data").exists()
+
+
 @pytest.mark.slow
 def test_bench_runs_on_a_tiny_region(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "HISTORY_SHORT", 3)
@@ -26,6 +37,10 @@ def test_bench_runs_on_a_tiny_region(tmp_path, monkeypatch):
     res = bench.run_bench(out, data, [2000], days=10, seed=3, window_hours=6.0,
                           memory_limit="3GB", log=lambda *_: None)
     saved = json.loads((out / "results.json").read_text())
+
+    def day(n: int) -> str:  # the n-th business date after the region's first
+        return (bench.START + timedelta(days=n)).isoformat()
+
     assert saved["sizes"][0]["residents"] == 2000
     s = saved["sizes"][0]
     assert s["scan"]["rows"] > 0 and s["scan"]["seconds"] > 0
@@ -44,8 +59,8 @@ def test_bench_runs_on_a_tiny_region(tmp_path, monkeypatch):
         assert night["ratio"] == pytest.approx(
             night["after_long"]["total_seconds"] / night["after_short"]["total_seconds"])
         # night k loads business date end + k after each history
-        assert night["after_long"]["business_date"] == f"2025-01-{7 + k:02d}"
-        assert night["after_short"]["business_date"] == f"2025-01-{3 + k:02d}"
+        assert night["after_long"]["business_date"] == day(6 + k)
+        assert night["after_short"]["business_date"] == day(2 + k)
     assert inc["ratio"] == max(inc["ratios"])
     # memory: every stage ran with the limit and its peak was measured (dbt's in its own process)
     for job in (s["full"], inc["nights"][0]["after_long"], s["heavy_night"]):
@@ -56,7 +71,7 @@ def test_bench_runs_on_a_tiny_region(tmp_path, monkeypatch):
     assert saved["memory_limit_mb"] == pytest.approx(3e9 / 2**20)
     # the heavy night: the region's further days (generated beyond the history) in one run
     h = s["heavy_night"]
-    assert (h["first_date"], h["last_date"], h["business_dates"]) == ("2025-01-11", "2025-01-14", 4)
+    assert (h["first_date"], h["last_date"], h["business_dates"]) == (day(10), day(13), 4)
     assert h["rows"] > 0 and h["fits"] is (h["total_seconds"] <= 30 * 60)
     cap = saved["capacity"]
     assert cap["heavy_night_rows"] == h["rows"]
