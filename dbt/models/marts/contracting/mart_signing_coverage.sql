@@ -6,10 +6,6 @@ with performance_period as (
     select month, as_of_date, year from {{ ref('int_calendar_months') }}
 ),
 
-data_as_of as (
-    select {{ day_of('max(data_as_of)') }} as day_of_month from {{ ref('int_calendar_months') }}
-),
-
 residents as (
     select * from {{ ref('int_residents_enriched') }}
 ),
@@ -25,113 +21,72 @@ population as (
     group by region_code, year
 ),
 
-resident_keys as (
-    -- What decides a resident's groups at a snapshot date, and nothing finer: residents with the
-    -- same keys are counted together (a residents x month-ends table was 10 M rows at 1 M
-    -- residents after a year).  A diagnosis counts at a date iff its month has begun (no event
-    -- is later than the last day loaded).  Age and "born yet" at a month-end depend only on the
-    -- birth year and month; at the running month's snapshot (the last day loaded, day D) also on
-    -- whether the birthday is after day D: those birth dates, and 29 February ones (28 February
-    -- month-ends), are kept whole.
-    select
-        r.region_code,
-        case
-            when extract(month from r.birth_date) = 2 and {{ day_of('r.birth_date') }} = 29 then r.birth_date
-            when {{ day_of('r.birth_date') }} > d.day_of_month then r.birth_date
-            else {{ month_of('r.birth_date') }}
-        end as birth_date,
-        {%- for f in group_flags %}
-        r.{{ f }},
-        {%- endfor %}
-        {{ month_of('r.first_hypertension_dx_date') }} as first_hypertension_dx_date,
-        {{ month_of('r.first_diabetes_dx_date') }} as first_diabetes_dx_date
-    from residents as r
-    cross join data_as_of as d
-),
-
-resident_groups as (
-    {%- set keys = ['region_code', 'birth_date'] + group_flags
-                   + ['first_hypertension_dx_date', 'first_diabetes_dx_date'] %}
-    select {{ keys | join(', ') }}, count(*) as residents
-    from resident_keys
-    group by {{ keys | join(', ') }}
-),
-
-community_counts as (
-    -- every resident with a health record, born by the date (placed by its community of
-    -- residence, the current record's): key population and disease groups known from records.
-    -- Not limited to records registered by then: a contract signed before the record was keyed
-    -- still counts.
-    select
-        p.as_of_date,
-        g.region_code,
-        {{ sum_int('g.residents') }} as registered_residents,
-        {{ sum_int("case when " ~ is_key_population('g', age_at('g.birth_date', 'p.as_of_date'), 'p.as_of_date') ~ " then g.residents else 0 end") }} as key_population,
-        {{ sum_int("case when " ~ is_hypertension('g', 'p.as_of_date') ~ " then g.residents else 0 end") }} as hypertension_patients,
-        {{ sum_int("case when " ~ is_diabetes('g', 'p.as_of_date') ~ " then g.residents else 0 end") }} as diabetes_patients
-    from performance_period as p
-    inner join resident_groups as g on g.birth_date <= p.as_of_date
-    group by p.as_of_date, g.region_code
-),
-
-signed as {{ materialized_cte() }} (
-    -- every counted contract piece (int_contracts_in_force: one per resident and day) with its
-    -- resident's groups, joined once here and then placed at the month-ends it spans (joining
-    -- residents after the month-ends repeated that join at every month-end)
-    select
-        c.in_force_from,
-        c.in_force_to,
-        c.team_code,
-        c.package_code,
-        c.is_combo_111,
-        r.region_code,
+{%- set resident_columns %}
         r.birth_date,
         {%- for f in group_flags %}
         r.{{ f }},
         {%- endfor %}
         r.first_hypertension_dx_date,
-        r.first_diabetes_dx_date
+        r.first_diabetes_dx_date,
+        {{ birthday('r.birth_date', 7) }} as turns_7,
+        {{ birthday('r.birth_date', 65) }} as turns_65
+{%- endset %}
+{#- the days on which a resident's age band or disease groups can change -#}
+{%- set group_turns = ['s.turns_7', 's.turns_65', 's.first_hypertension_dx_date',
+                       's.first_diabetes_dx_date'] %}
+{%- set key_population = is_key_population('s', age_at('s.birth_date', '@d'), '@d') %}
+
+record_spans as {{ materialized_cte() }} (
+    -- every resident with a health record, from birth on, placed by its community of residence
+    -- (the current record's): key population and disease groups known from records.  Not
+    -- limited to records registered by then: a contract signed before the record was keyed
+    -- still counts.
+    select
+        r.region_code,
+        r.birth_date as lo,
+        cast(null as date) as hi,
+        {{- resident_columns }}
+    from residents as r
+    where r.birth_date is not null
+),
+
+{{ snapshot_counts('community', 'record_spans', ['region_code'], [
+    ('registered_residents', '1 = 1'),
+    ('key_population', key_population),
+    ('hypertension_patients', is_hypertension('s', '@d')),
+    ('diabetes_patients', is_diabetes('s', '@d')),
+], group_turns) }},
+
+contract_spans as {{ materialized_cte() }} (
+    -- every counted contract piece (int_contracts_in_force: one per resident and day) of a
+    -- resident with a health record, from the piece's first day (or the resident's birth) to
+    -- its last, under the contract's team
+    select
+        r.region_code,
+        c.team_code,
+        greatest(c.in_force_from, r.birth_date) as lo,
+        c.in_force_to as hi,
+        c.package_code,
+        c.is_combo_111,
+        {{- resident_columns }}
     from {{ ref('int_contracts_in_force') }} as c
     inner join residents as r on r.resident_id = c.resident_id
+    where r.birth_date is not null
 ),
 
-status as (
-    -- signed residents with a health record, born by the date, with age and groups at the date
-    select
-        p.as_of_date,
-        s.region_code,
-        s.team_code,
-        s.package_code,
-        s.is_combo_111,
-        {{ age_at('s.birth_date', 'p.as_of_date') }} as age,
-        {{ is_key_population('s', age_at('s.birth_date', 'p.as_of_date'), 'p.as_of_date') }} as is_key,
-        {{ is_hypertension('s', 'p.as_of_date') }} as is_hypertension,
-        {{ is_diabetes('s', 'p.as_of_date') }} as is_diabetes
-    from performance_period as p
-    inner join signed as s
-        on p.as_of_date >= s.in_force_from and p.as_of_date <= s.in_force_to
-    where s.birth_date <= p.as_of_date
-),
-
-team_counts as (
-    select
-        as_of_date,
-        region_code,
-        team_code,
-        count(*) as signed_residents,
-        {{ count_where('is_key') }} as key_signed,
-        {{ count_where('age >= 65') }} as signed_65plus,
-        {{ count_where('age <= 6') }} as signed_0_6,
-        {{ count_where('is_hypertension') }} as signed_hypertension,
-        {{ count_where('is_diabetes') }} as signed_diabetes,
-        {{ count_where('is_combo_111') }} as combo_111_signed,
-        {{ count_where("package_code = 'free'") }} as package_free,
-        {{ count_where("package_code = 'basic'") }} as package_basic,
-        {{ count_where("package_code = 'personalized'") }} as package_personalized,
-        {{ count_where("package_code = 'checkup'") }} as package_checkup
-    from status
-    group by as_of_date, region_code, team_code
-),
+{{ snapshot_counts('team', 'contract_spans', ['region_code', 'team_code'], [
+    ('signed_residents', '1 = 1'),
+    ('key_signed', key_population),
+    ('signed_65plus', age_at('s.birth_date', '@d') ~ ' >= 65'),
+    ('signed_0_6', age_at('s.birth_date', '@d') ~ ' <= 6'),
+    ('signed_hypertension', is_hypertension('s', '@d')),
+    ('signed_diabetes', is_diabetes('s', '@d')),
+    ('combo_111_signed', 's.is_combo_111'),
+    ('package_free', "s.package_code = 'free'"),
+    ('package_basic', "s.package_code = 'basic'"),
+    ('package_personalized', "s.package_code = 'personalized'"),
+    ('package_checkup', "s.package_code = 'checkup'"),
+], group_turns) }},
 
 ending as (
     -- contracts that ran to their end in the month (terminated ones ended early and are not
