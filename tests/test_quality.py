@@ -248,6 +248,30 @@ def test_a_changed_suite_is_recreated_and_an_unchanged_one_reused(tmp_path):
     assert n == 1 and len(fails) == 1 and fails[0].unexpected_count == 1
 
 
+def test_a_validation_reads_no_config_variables_file(tmp_path, monkeypatch):
+    """GX re-reads its config-variables YAML on every lookup of a context variable (hundreds of
+    parses a run); the runner's context has none, also in a GX folder scaffolded with one."""
+    import great_expectations as gx
+
+    from grassroots.quality.runner import Runner
+
+    gx_root = tmp_path / "gx"
+    gx.get_context(mode="file", project_root_dir=str(gx_root))  # GX's own scaffold
+    assert (gx_root / "gx" / "uncommitted" / "config_variables.yml").is_file()
+    r = Runner(root=gx_root, docs=tmp_path / "docs", suites=[_range_suite("custom.vars", 0)])
+    opened: list[str] = []
+    real_open = open
+
+    def spy(file, *args, **kwargs):
+        opened.append(str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", spy)
+    assert r.validate("custom.vars", pd.DataFrame({"n": [1, 2]}))[1] == []
+    monkeypatch.undo()
+    assert opened and not [p for p in opened if p.endswith("config_variables.yml")]
+
+
 def test_a_suite_page_is_rendered_when_the_suite_changes_or_the_page_is_missing(tmp_path):
     from grassroots.quality.runner import Runner
 
