@@ -7,8 +7,9 @@
   history.  Instead each span gives one row per date on which one of its counts can change --
   its first day, the day after its last, and its `breakpoints` (the days a condition turns, such
   as a birthday or a first diagnosis) -- carrying that change, placed in the first month whose
-  as-of date is on or after it; a running sum over the months gives the counts.  Every
-  condition must be constant between the span's breakpoints.
+  as-of date is on or after it; a running sum over the months gives the counts.  What a span
+  holds at the first as-of date is one row (the sum of its earlier changes).  Every condition
+  must be constant between the span's breakpoints.
 
   Emits the CTEs <prefix>_changes and <prefix>_counts (as_of_date, the group_keys, one bigint
   per measure; only the rows where the first measure is above 0).
@@ -23,8 +24,8 @@
 {{ prefix }}_changes as (
     -- a count's change on day d: held on d, less held the day before.  Breakpoints are taken
     -- strictly inside the span (after its first day, up to its last) and each day once.
-    -- Changes after the last day loaded never reach an as-of date; those before the calendar
-    -- reach its first month.
+    -- Changes up to the first as-of date are summed up as the span's state on that date;
+    -- changes after the last day loaded never reach an as-of date.
     select
         {%- for k in group_keys %}
         {{ k }},
@@ -34,11 +35,22 @@
         {{ sum_int(name) }} as {{ name }}
         {%- endfor %}
     from (
+        -- what every span holds at the first as-of date: the sum of its changes up to then
+        select
+            {%- for k in group_keys %}
+            s.{{ k }},
+            {%- endfor %}
+            cal.first_month,
+            cal.first_as_of as d
+            {%- for name, condition in measures %},
+            {{ _snapshot_held(condition, 'cal.first_as_of') }} as {{ name }}
+            {%- endfor %}
+        from {{ spans }} as s
+        cross join {{ _snapshot_calendar() }} as cal
+        where s.lo <= cal.first_as_of and (s.hi is null or s.hi >= cal.first_as_of)
         {%- for day in days %}
         {%- set day_loop = loop %}
-        {%- if not loop.first %}
         union all
-        {%- endif %}
         select
             {%- for k in group_keys %}
             s.{{ k }},
@@ -53,11 +65,8 @@
             {%- endif %} as {{ name }}
             {%- endfor %}
         from {{ spans }} as s
-        cross join (
-            select min(month) as first_month, max(as_of_date) as data_as_of
-            from {{ ref('int_calendar_months') }}
-        ) as cal
-        where {{ day }} <= cal.data_as_of
+        cross join {{ _snapshot_calendar() }} as cal
+        where {{ day }} > cal.first_as_of and {{ day }} <= cal.data_as_of
         {%- if not loop.first and not loop.last %}
           and {{ day }} > s.lo and (s.hi is null or {{ day }} <= s.hi)
           {%- for earlier in days[1:loop.index0] %}
@@ -92,6 +101,14 @@
     ) as running
     where {{ measures[0][0] }} > 0
 )
+{%- endmacro %}
+
+{#- the calendar's first month, its as-of date and the last day loaded -#}
+{% macro _snapshot_calendar() -%}
+    (
+        select min(month) as first_month, min(as_of_date) as first_as_of, max(as_of_date) as data_as_of
+        from {{ ref('int_calendar_months') }}
+    )
 {%- endmacro %}
 
 {#- 1 when the span holds on day `d` and the condition is true then, else 0 -#}
