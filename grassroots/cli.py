@@ -122,7 +122,8 @@ def generate(
     out: Annotated[Path, typer.Option(help="Landing zone to write.")],
     residents: Annotated[int, typer.Option(help="Number of residents.")] = 20_000,
     start: Annotated[str, typer.Option(help="First business date.")] = "2025-01-01",
-    end: Annotated[str, typer.Option(help="Last business date.")] = "2025-12-31",
+    end: Annotated[str, typer.Option(
+        help="Last business date (dates after today do not load until they have passed).")] = "2025-12-31",
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 42,
     bad_row_share: Annotated[float, typer.Option(help="Share of bad rows injected.")] = 0.002,
     anomalies: Annotated[bool, typer.Option(help="Inject delivery anomalies.")] = True,
@@ -130,10 +131,17 @@ def generate(
 ) -> None:
     """Write a synthetic region to the delivery standard."""
     from grassroots.generate import generate as gen
+    from grassroots.ingest.discover import today_cst
 
     summary = gen(out, residents=residents, start=_date(start), end=_date(end), seed=seed,
                   bad_row_share=bad_row_share, anomalies=anomalies, progress=progress)
     console.print(str(summary))
+    today = today_cst()
+    if _date(end) >= today:
+        # the loader refuses a business date that has not ended (China time): a real delivery
+        # cannot carry one
+        console.print(f"[yellow]Business dates from {today} on will not load until they have "
+                      "passed: the loader refuses dates that have not ended yet.[/yellow]")
 
 
 @app.command("pull")

@@ -294,6 +294,30 @@ def test_deterministic(tmp_path: Path) -> None:
     assert tree_hash(tmp_path / "a") != tree_hash(tmp_path / "c")
 
 
+def test_the_command_says_when_dates_will_not_load_yet(tmp_path: Path) -> None:
+    """A region that runs to today or later is written whole, and the command says that the
+    loader will refuse its dates until they have passed; a past region gets no such word."""
+    from datetime import timedelta
+
+    from typer.testing import CliRunner
+
+    from grassroots.cli import app
+    from grassroots.ingest.discover import today_cst
+
+    today = today_cst()
+
+    def run(out: str, end: date) -> str:
+        res = CliRunner().invoke(app, ["generate", "--out", str(tmp_path / out), "--residents",
+                                       "300", "--start", str(end - timedelta(days=1)),
+                                       "--end", str(end), "--no-progress"])
+        assert res.exit_code == 0, res.output
+        return " ".join(res.output.split())
+
+    assert f"Business dates from {today} on will not load" in run("now", today)
+    assert (tmp_path / "now" / "extracts" / today.isoformat()).is_dir()
+    assert "will not load" not in run("past", today - timedelta(days=30))
+
+
 def test_anomalies_as_dataclass_or_keywords(tmp_path: Path) -> None:
     args = dict(residents=500, start=date(2025, 3, 3), end=date(2025, 3, 7), seed=2, progress=False)
     generate(tmp_path / "a", anomalies=Anomalies(bad_row_share=0.02, bom_share=0.5), **args)
