@@ -886,15 +886,10 @@ def test_metric_catalogue_covers_every_rate(built):
     assert rates - catalogue == set()
 
 
-def test_incremental_equals_full_refresh(built, tmp_path):
+def _assert_equals_full_refresh(inc: Path, full: Path) -> None:
+    """Every table of ``inc`` (built incrementally) equals its full refresh, built in ``full``."""
     import shutil
 
-    inc = tmp_path / "inc.duckdb"
-    shutil.copy(built, inc)
-    apply_batch_2(inc)
-    log = build(inc)
-    assert "unit_test" not in log  # a night runs the data tests; the unit tests run above
-    full = tmp_path / "full.duckdb"
     shutil.copy(inc, full)
     build(full, full_refresh=True)
     # every table, the incremental intermediate ones included
@@ -904,29 +899,51 @@ def test_incremental_equals_full_refresh(built, tmp_path):
         "where table_schema in ('marts', 'intermediate') and table_type = 'BASE TABLE'",
     )
     assert ("intermediate.int_resident_event_months",) in tables
+    assert ("intermediate.int_resident_active_spans",) in tables
+
+    def rows(path: Path, table: str) -> list[str]:
+        with duckdb.connect(str(path), read_only=True) as con:
+            df = con.execute(f"select * from {table}").df()
+        return sorted(map(repr, df.drop(columns=["_processed_batch_id", "_is_deleted"],
+                                        errors="ignore").itertuples(index=False)))
+
     for (t,) in tables:
-        sql = f"select * from {t}"
-        a = sorted(
-            map(
-                repr,
-                duckdb.connect(str(inc), read_only=True)
-                .execute(sql)
-                .df()
-                .drop(columns=["_processed_batch_id", "_is_deleted"], errors="ignore")
-                .itertuples(index=False),
-            )
-        )
-        b = sorted(
-            map(
-                repr,
-                duckdb.connect(str(full), read_only=True)
-                .execute(sql)
-                .df()
-                .drop(columns=["_processed_batch_id", "_is_deleted"], errors="ignore")
-                .itertuples(index=False),
-            )
-        )
-        assert a == b, t
+        assert rows(inc, t) == rows(full, t), t
+
+
+def apply_batch_3(path: Path) -> None:
+    """A third batch without deletions: C1's delivery of 2025-03-03 corrects V7 (R5's visit of
+    batch 2) to R6, as a later business date's version of the same key."""
+    con = duckdb.connect(str(path))
+    _insert(
+        con,
+        "raw.outpatient_visits",
+        _daily(
+            "outpatient_visits",
+            "2025-03-03",
+            [visit("V7", C1, "R6", "2025-03-02T15:00", "I10", 40, 20)],
+            batch=3,
+        ),
+    )
+    _insert(
+        con,
+        "audit.load_changes",
+        [{"batch_id": 3, "dataset": "outpatient_visits", "facility_code": C1,
+          "month": _d("2025-03-01"), "kind": "loaded"}],
+    )
+    con.execute("insert into audit.batches (batch_id, started_at) values (3, now())")
+    con.close()
+
+
+def test_incremental_equals_full_refresh(built, tmp_path):
+    import shutil
+
+    inc = tmp_path / "inc.duckdb"
+    shutil.copy(built, inc)
+    apply_batch_2(inc)
+    log = build(inc)
+    assert "unit_test" not in log  # a night runs the data tests; the unit tests run above
+    _assert_equals_full_refresh(inc, tmp_path / "full.duckdb")
     visits = _q(
         inc,
         "select visits from marts.mart_outpatient_visits "
@@ -943,6 +960,19 @@ def test_incremental_equals_full_refresh(built, tmp_path):
     years = _q(inc, "select year, min(_processed_batch_id), max(_processed_batch_id) "
                     "from marts.mart_disease_cost group by year order by year")
     assert years == [(2024, 1, 1), (2025, 2, 2)]
+
+    # a night without deletions: the activity spans are rewritten for the residents it touches
+    # only, the one who lost the corrected visit (R5) included
+    apply_batch_3(inc)
+    build(inc)
+    _assert_equals_full_refresh(inc, tmp_path / "full3.duckdb")
+    rewritten = _q(inc, "select distinct resident_id from intermediate.int_resident_active_spans "
+                        "where _processed_batch_id = 3 order by 1")
+    assert rewritten == [("R5",), ("R6",)]
+    # R5's visit of 2025-03-02 is R6's now
+    assert _q(inc, "select resident_id from intermediate.int_resident_active_spans "
+                   "where last_event = date '2025-03-02' and resident_id in ('R5', 'R6')"
+              ) == [("R6",)]
 
 
 def test_build_on_empty_raw(tmp_path):

@@ -44,44 +44,15 @@ record_counts as (
     group by p.as_of_date, g.region_code
 ),
 
-events as (
-    -- per resident and month the last activity event: visits, follow-ups and checkups come
-    -- grouped by month (int_resident_event_months, incremental); each signing is one more row,
-    -- possibly in a month that already has one.  A record update is the updated_date of every
-    -- delivered version of the record: the current version keeps only the latest one, and
-    -- the go-live stock's update dates would vanish as soon as a record changes again.
-    select resident_id, month, last_event from {{ ref('int_resident_event_months') }}
-    union all
-    select resident_id, {{ month_of('sign_date') }}, sign_date from {{ ref('int_signings_current') }}
-    union all
-    select resident_id, {{ month_of('updated_date') }}, max(updated_date)
-    from {{ ref('stg_raw__health_records') }}
-    where updated_date is not null
-    group by resident_id, {{ month_of('updated_date') }}
-),
-
-event_months as (
-    -- one row per resident and month: its last event
-    select resident_id, month, max(last_event) as last_event
-    from events
-    group by resident_id, month
-),
-
 spans as (
-    -- From an event month up to the resident's next one, the latest event on or before each
-    -- month-end is that month's last_event: the resident is active at those month-ends while
-    -- month-end <= last_event + (days - 1), i.e. in the months before the month of
-    -- last_event + days.  Months are counted from the record's registration on.
+    -- a resident's activity spans (int_resident_active_spans), counted from the record's
+    -- registration on
     select
         r.region_code,
-        greatest(e.month, r.registered_month) as first_month,
-        -- least() skips the null lead of the last event month (DuckDB and Spark alike)
-        least(
-            lead(e.month) over (partition by e.resident_id order by e.month),
-            {{ month_of(dbt.dateadd('day', var('active_record_days'), 'e.last_event')) }}
-        ) as stop_month
-    from event_months as e
-    inner join residents as r on r.resident_id = e.resident_id
+        greatest(s.first_month, r.registered_month) as first_month,
+        s.stop_month
+    from {{ ref('int_resident_active_spans') }} as s
+    inner join residents as r on r.resident_id = s.resident_id
     where r.registered_month is not null
 ),
 
@@ -107,13 +78,14 @@ active_counts as (
 
 running_active as (
     -- the month still running is measured at the last day loaded, not at a month-end: its
-    -- window is counted from the events themselves (their monthly last events suffice)
-    select p.as_of_date, r.region_code, count(distinct e.resident_id) as active_records
+    -- window is counted from the events themselves: a resident's last event of each month
+    -- suffices (no event lies after the last day loaded)
+    select p.as_of_date, r.region_code, count(distinct s.resident_id) as active_records
     from performance_period as p
-    inner join events as e
-        on e.last_event <= p.as_of_date
-       and e.last_event > {{ dbt.dateadd('day', -var('active_record_days'), 'p.as_of_date') }}
-    inner join residents as r on r.resident_id = e.resident_id
+    inner join {{ ref('int_resident_active_spans') }} as s
+        on s.last_event <= p.as_of_date
+       and s.last_event > {{ dbt.dateadd('day', -var('active_record_days'), 'p.as_of_date') }}
+    inner join residents as r on r.resident_id = s.resident_id
     where not p.is_complete and r.registered_month <= p.month
     group by p.as_of_date, r.region_code
 ),

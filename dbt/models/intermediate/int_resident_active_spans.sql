@@ -1,0 +1,115 @@
+-- Per resident and month with an activity event (a visit, follow-up or checkup, a signing, an
+-- update of the health record): the month's last event, and the months whose ends it keeps the
+-- record active at, [first_month, stop_month): up to the resident's next event month or the month
+-- of last_event + active_record_days, whichever comes first (so a resident's spans never overlap).
+--
+-- Maintained by difference, resident by resident: a night recomputes the spans of the residents
+-- its rows touch (every resident a changed key's versions name, the old one of a corrected row
+-- included), so its cost follows the night, not the history.  A night whose loads deleted rows
+-- (a redelivery) or brought a reference snapshot rebuilds every resident.  A touched resident
+-- left with no event is written as a tombstone and removed by the post_hook.
+-- depends_on: {{ ref('stg_raw__outpatient_visits') }}, {{ ref('stg_raw__chronic_followups') }}
+-- depends_on: {{ ref('stg_raw__health_checkups') }}, {{ ref('stg_raw__signings') }}
+{%- set datasets = ['outpatient_visits', 'chronic_followups', 'health_checkups', 'signings',
+                    'health_records'] %}
+{%- set keyed = {'outpatient_visits': ['facility_code', 'visit_id'],
+                 'chronic_followups': ['followup_id'], 'health_checkups': ['checkup_id'],
+                 'signings': ['contract_id']} %}
+{{
+    config(
+        materialized=incremental_materialization(),
+        incremental_strategy='delete+insert',
+        unique_key='resident_id',
+        post_hook="{{ delete_tombstones() }}"
+    )
+}}
+{%- set incremental = is_incremental() %}
+{%- set wm = watermark() if incremental else none %}
+{%- set by_difference = incremental and reference_changed(wm) == '(1 = 0)'
+                        and not scope_has_rows(datasets, wm) %}
+{%- set of_touched = 'resident_id in (select resident_id from touched)' if by_difference else 'true' %}
+
+with
+{% if by_difference %}
+touched as (
+    {%- for dataset, key in keyed.items() %}
+    select o.resident_id
+    from {{ ref('stg_raw__' ~ dataset) }} as o
+    where exists (
+        select 1 from {{ ref('stg_raw__' ~ dataset) }} as n
+        where n._batch_id > {{ wm }}
+          and {% for k in key %}n.{{ k }} = o.{{ k }}{{ ' and ' if not loop.last }}{% endfor %}
+    )
+    union
+    {%- endfor %}
+    select resident_id from {{ ref('stg_raw__health_records') }} where _batch_id > {{ wm }}
+),
+{% endif %}
+
+events as (
+    -- visits, follow-ups and checkups come grouped by month (int_resident_event_months); each
+    -- signing is one more row.  A record update is the updated_date of every delivered version
+    -- of the record: the current version keeps only the latest one, and the go-live stock's
+    -- update dates would vanish as soon as a record changes again.
+    select resident_id, month, last_event from {{ ref('int_resident_event_months') }}
+    where {{ of_touched }}
+    union all
+    select resident_id, {{ month_of('sign_date') }}, sign_date from {{ ref('int_signings_current') }}
+    where sign_date is not null and {{ of_touched }}
+    union all
+    select resident_id, {{ month_of('updated_date') }}, max(updated_date)
+    from {{ ref('stg_raw__health_records') }}
+    where updated_date is not null and {{ of_touched }}
+    group by resident_id, {{ month_of('updated_date') }}
+),
+
+event_months as (
+    select resident_id, month, max(last_event) as last_event
+    from events
+    where resident_id is not null
+    group by resident_id, month
+),
+
+spans as (
+    select
+        resident_id,
+        month as first_month,
+        last_event,
+        -- least() skips the null lead of the last event month (DuckDB and Spark alike)
+        least(
+            lead(month) over (partition by resident_id order by month),
+            {{ month_of(dbt.dateadd('day', var('active_record_days'), 'last_event')) }}
+        ) as stop_month
+    from event_months
+)
+
+{% if incremental %}
+, rewritten as (
+    {%- if by_difference %}
+    select resident_id from touched where resident_id is not null
+    {%- else %}
+    select resident_id from {{ this }}
+    union
+    select resident_id from spans
+    {%- endif %}
+)
+
+select
+    k.resident_id,
+    s.first_month,
+    s.last_event,
+    s.stop_month,
+    {{ current_batch_id() }} as _processed_batch_id,
+    s.resident_id is null as _is_deleted
+from rewritten as k
+left join spans as s on s.resident_id = k.resident_id
+{% else %}
+select
+    resident_id,
+    first_month,
+    last_event,
+    stop_month,
+    {{ current_batch_id() }} as _processed_batch_id,
+    false as _is_deleted
+from spans
+{% endif %}
