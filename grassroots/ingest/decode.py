@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import re
+from functools import lru_cache
 
-from grassroots.contract import Dataset
+from grassroots.contract import DATASETS, Dataset
 from grassroots.ingest.delivery import DataFile
 from grassroots.ingest.discover import ENCODINGS, show
 from grassroots.ingest.files import read_regular
@@ -58,7 +59,10 @@ def prepare_file(f: DataFile, encoding: str, ds: Dataset) -> None:
     except csv.Error as e:
         f.rejected = ("type_error", f"unreadable CSV header: {e}")
         return
-    f.rejected = _header_problem(header, ds)
+    # the files of a dataset nearly all share one header, and a region delivers them by the
+    # hundred thousand: the verdict on an ordinary header is cached (an outsized one is not kept)
+    check = _header_problem_cached if len(first) <= _CACHED_HEADER_CHARS else _header_problem
+    f.rejected = check(tuple(header), ds.name)
     if f.rejected:
         return
     f.header = header
@@ -68,8 +72,9 @@ def prepare_file(f: DataFile, encoding: str, ds: Dataset) -> None:
     f.utf8 = data if plain else text.encode("utf-8")
 
 
-def _header_problem(header: list[str], ds: Dataset) -> tuple[str, str] | None:
+def _header_problem(header: tuple[str, ...], dataset: str) -> tuple[str, str] | None:
     """Why a header cannot be read as the dataset's columns (None when it can)."""
+    ds = DATASETS[dataset]
     names = set(ds.names)
     if len(set(header)) != len(header):
         return ("missing_column", "duplicate column names in header: "
@@ -86,3 +91,7 @@ def _header_problem(header: list[str], ds: Dataset) -> tuple[str, str] | None:
     if missing:
         return ("missing_column", "missing columns: " + ", ".join(missing))
     return None
+
+
+_CACHED_HEADER_CHARS = 2000
+_header_problem_cached = lru_cache(maxsize=256)(_header_problem)
