@@ -709,33 +709,35 @@ def build_fixture(path: Path) -> Path:
     return path
 
 
+def _add_batch(con, batch: int, business_date: str, visits: list[dict], changes: list[dict], *,
+               version: int = 1) -> None:
+    """A batch of visits delivered by C1 on ``business_date``, with its load_changes rows."""
+    _insert(con, "raw.outpatient_visits",
+            _daily("outpatient_visits", business_date, visits, version=version, batch=batch))
+    _insert(con, "audit.load_changes", [{"batch_id": batch, "facility_code": C1, **c}
+                                        for c in changes])
+    con.execute(f"insert into audit.batches (batch_id, started_at) values ({batch}, now())")
+
+
 def apply_batch_2(path: Path) -> None:
     """A second batch: C1 redelivers 2025-03-02 without V6 (and its prescription) and adds V7."""
     con = duckdb.connect(str(path))
     con.execute("delete from raw.outpatient_visits where visit_id = 'V6'")
     con.execute("delete from raw.prescriptions where visit_id = 'V6'")
-    _insert(
-        con,
-        "raw.outpatient_visits",
-        _daily(
-            "outpatient_visits",
-            "2025-03-02",
-            [visit("V7", C1, "R5", "2025-03-02T15:00", "I10", 40, 20)],
-            version=3,
-            batch=2,
-        ),
-    )
-    _insert(
-        con,
-        "audit.load_changes",
-        [
-            # kind left null, as in a warehouse older than the column: read as a deletion (the
-            # redelivery does retract V6)
-            {"batch_id": 2, "dataset": ds, "facility_code": C1, "month": _d("2025-03-01")}
-            for ds in ("outpatient_visits", "prescriptions")
-        ],
-    )
-    con.execute("insert into audit.batches (batch_id, started_at) values (2, now())")
+    # kind left null, as in a warehouse older than the column: read as a deletion (the
+    # redelivery does retract V6)
+    _add_batch(con, 2, "2025-03-02", [visit("V7", C1, "R5", "2025-03-02T15:00", "I10", 40, 20)],
+               [{"dataset": ds, "month": _d("2025-03-01")}
+                for ds in ("outpatient_visits", "prescriptions")], version=3)
+    con.close()
+
+
+def apply_batch_3(path: Path) -> None:
+    """A third batch without deletions: C1's delivery of 2025-03-03 corrects V7 (R5's visit of
+    batch 2) to R6, as a later business date's version of the same key."""
+    con = duckdb.connect(str(path))
+    _add_batch(con, 3, "2025-03-03", [visit("V7", C1, "R6", "2025-03-02T15:00", "I10", 40, 20)],
+               [{"dataset": "outpatient_visits", "month": _d("2025-03-01"), "kind": "loaded"}])
     con.close()
 
 
@@ -909,30 +911,6 @@ def _assert_equals_full_refresh(inc: Path, full: Path) -> None:
 
     for (t,) in tables:
         assert rows(inc, t) == rows(full, t), t
-
-
-def apply_batch_3(path: Path) -> None:
-    """A third batch without deletions: C1's delivery of 2025-03-03 corrects V7 (R5's visit of
-    batch 2) to R6, as a later business date's version of the same key."""
-    con = duckdb.connect(str(path))
-    _insert(
-        con,
-        "raw.outpatient_visits",
-        _daily(
-            "outpatient_visits",
-            "2025-03-03",
-            [visit("V7", C1, "R6", "2025-03-02T15:00", "I10", 40, 20)],
-            batch=3,
-        ),
-    )
-    _insert(
-        con,
-        "audit.load_changes",
-        [{"batch_id": 3, "dataset": "outpatient_visits", "facility_code": C1,
-          "month": _d("2025-03-01"), "kind": "loaded"}],
-    )
-    con.execute("insert into audit.batches (batch_id, started_at) values (3, now())")
-    con.close()
 
 
 def test_incremental_equals_full_refresh(built, tmp_path):
