@@ -178,6 +178,12 @@
     {{ return(r.columns[0].values()[0] > 0) }}
 {%- endmacro %}
 
+{#- The key of a daily dataset: the unique_key of its latest-wins model (int_<dataset>_current). -#}
+{% macro current_key(dataset) -%}
+    {%- set key = graph.nodes['model.grassroots.int_' ~ dataset ~ '_current'].config.unique_key -%}
+    {{ return([key] if key is string else key) }}
+{%- endmacro %}
+
 {% macro current_state(dataset, key, month_expr, datasets, join_sql='', extra_touched='') -%}
 {%- set incremental = is_incremental() -%}
 {%- set wm = watermark() if incremental else none -%}

@@ -10,11 +10,9 @@
 -- left with no event is written as a tombstone and removed by the post_hook.
 -- depends_on: {{ ref('stg_raw__outpatient_visits') }}, {{ ref('stg_raw__chronic_followups') }}
 -- depends_on: {{ ref('stg_raw__health_checkups') }}, {{ ref('stg_raw__signings') }}
-{%- set datasets = ['outpatient_visits', 'chronic_followups', 'health_checkups', 'signings',
-                    'health_records'] %}
-{%- set keyed = {'outpatient_visits': ['facility_code', 'visit_id'],
-                 'chronic_followups': ['followup_id'], 'health_checkups': ['checkup_id'],
-                 'signings': ['contract_id']} %}
+{#- datasets keyed otherwise than by resident (health_records is keyed by resident_id) -#}
+{%- set keyed = ['outpatient_visits', 'chronic_followups', 'health_checkups', 'signings'] %}
+{%- set datasets = keyed + ['health_records'] %}
 {{
     config(
         materialized=incremental_materialization(),
@@ -32,7 +30,8 @@
 with
 {% if by_difference %}
 touched as (
-    {%- for dataset, key in keyed.items() %}
+    {%- for dataset in keyed %}
+    {%- set key = current_key(dataset) %}
     select o.resident_id
     from {{ ref('stg_raw__' ~ dataset) }} as o
     where exists (
