@@ -734,10 +734,15 @@ def apply_batch_2(path: Path) -> None:
 
 def apply_batch_3(path: Path) -> None:
     """A third batch without deletions: C1's delivery of 2025-03-03 corrects V7 (R5's visit of
-    batch 2) to R6, as a later business date's version of the same key."""
+    batch 2) and contract SG3 (R5's renewal) to R6, as a later business date's version of the
+    same key."""
     con = duckdb.connect(str(path))
     _add_batch(con, 3, "2025-03-03", [visit("V7", C1, "R6", "2025-03-02T15:00", "I10", 40, 20)],
-               [{"dataset": "outpatient_visits", "month": _d("2025-03-01"), "kind": "loaded"}])
+               [{"dataset": ds, "month": _d("2025-03-01"), "kind": "loaded"}
+                for ds in ("outpatient_visits", "signings")])
+    _insert(con, "raw.signings", _daily("signings", "2025-03-03", [contract(
+        "SG3", C1, "T1", "R6", "free", "2025-03-01", "2026-02-28", "active", renewal_of="SG2")],
+        batch=3))
     con.close()
 
 
@@ -944,9 +949,22 @@ def test_incremental_equals_full_refresh(built, tmp_path):
     apply_batch_3(inc)
     build(inc)
     _assert_equals_full_refresh(inc, tmp_path / "full3.duckdb")
-    rewritten = _q(inc, "select distinct resident_id from intermediate.int_resident_active_spans "
-                        "where _processed_batch_id = 3 order by 1")
-    assert rewritten == [("R5",), ("R6",)]
+    for model in ("int_resident_active_spans", "int_contracts_in_force"):
+        rewritten = _q(inc, f"select distinct resident_id from intermediate.{model} "
+                            "where _processed_batch_id = 3 order by 1")
+        assert rewritten == [("R5",), ("R6",)], model
+    # the grassroots visits rebuild the months whose visits changed class only
+    assert _q(inc, "select _processed_batch_id from marts.mart_grassroots_visits "
+                   "where month = date '2024-03-01'") == [(1,)]
+    assert _q(inc, "select distinct month from intermediate.int_outpatient_visits_classified "
+                   "where _processed_batch_id = 3") == [(_d("2025-03-01"),)]
+    # R5's only diagnosed visit went to R6: R5's first diagnoses go (a tombstone), R6's come
+    assert _q(inc, "select resident_id, first_hypertension_dx_date, _processed_batch_id "
+                   "from intermediate.int_chronic_diagnoses_first "
+                   "where resident_id in ('R5', 'R6')") == [("R6", _d("2025-03-02"), 3)]
+    assert _q(inc, "select resident_id, contract_id from intermediate.int_contracts_in_force "
+                   "where resident_id in ('R5', 'R6') order by 1, 2"
+              ) == [("R5", "SG2"), ("R6", "SG3")]
     # R5's visit of 2025-03-02 is R6's now
     assert _q(inc, "select resident_id from intermediate.int_resident_active_spans "
                    "where last_event = date '2025-03-02' and resident_id in ('R5', 'R6')"

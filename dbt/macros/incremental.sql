@@ -73,9 +73,11 @@
 
 {#-
   Boolean SQL: the month in `month_col` must be (re)built in this run.  `yoy`: a change in month M
-  also rebuilds M + 12 (its "same month last year" columns read M).  Always true on a full build.
+  also rebuilds M + 12 (its "same month last year" columns read M).  `rows_of`: an incremental
+  model whose rows written since the watermark name more months (a `month` column).  Always true
+  on a full build.
 -#}
-{% macro month_needs_rebuild(month_col, datasets, yoy=false) -%}
+{% macro month_needs_rebuild(month_col, datasets, yoy=false, rows_of=none) -%}
     {%- if is_incremental() -%}
     {%- set wm = watermark() -%}
     {%- set changed -%}
@@ -86,6 +88,10 @@
             select cast({{ dbt.dateadd('month', 12, 'month') }} as date)
             from {{ source('audit', 'load_changes') }}
             where dataset in ('{{ datasets | join("', '") }}') and batch_id > {{ wm }}
+            {%- endif %}
+            {%- if rows_of %}
+            union
+            select month from {{ rows_of }} where _processed_batch_id > {{ wm }}
             {%- endif %}
     {%- endset -%}
     {{- return(rebuild_condition(month_col, changed, 'month', wm)) -}}
@@ -121,9 +127,9 @@
   rows all disappeared (a redelivery retracting them) does not keep stale rows; delete+insert on
   `month` alone only replaces months that still produce rows.
 -#}
-{% macro delete_rebuilt_months(datasets, yoy=false) -%}
+{% macro delete_rebuilt_months(datasets, yoy=false, rows_of=none) -%}
     {%- if is_incremental() -%}
-    delete from {{ this }} where {{ month_needs_rebuild('month', datasets, yoy) }}
+    delete from {{ this }} where {{ month_needs_rebuild('month', datasets, yoy, rows_of) }}
     {%- else -%}
     select 1
     {%- endif -%}
@@ -182,6 +188,81 @@
 {% macro current_key(dataset) -%}
     {%- set key = graph.nodes['model.grassroots.int_' ~ dataset ~ '_current'].config.unique_key -%}
     {{ return([key] if key is string else key) }}
+{%- endmacro %}
+
+{#-
+  The by-difference models (per resident): true when a night can recompute only the residents
+  its rows touch, i.e. no load since the watermark `wm` deleted rows of `datasets` (a
+  redelivery) and no reference snapshot arrived.  Otherwise they recompute every resident.
+-#}
+{% macro by_difference(datasets, wm) -%}
+    {{ return(reference_changed(wm) == '(1 = 0)' and not scope_has_rows(datasets, wm)) }}
+{%- endmacro %}
+
+{#-
+  SQL: the residents a night's rows touch in `datasets`, i.e. every resident that any delivered
+  version of a key changed since the watermark `wm` names (a corrected row that moves a visit
+  from one resident to another touches both).  The model needs `-- depends_on:` the staging
+  models of `datasets` (the refs here are rendered only in an incremental run).
+-#}
+{% macro touched_residents(datasets, wm) -%}
+{%- for dataset in datasets %}
+{%- set key = current_key(dataset) %}
+{%- set stg = ref('stg_raw__' ~ dataset) %}
+{%- if key == ['resident_id'] %}
+    select resident_id from {{ stg }} where _batch_id > {{ wm }}
+{%- else %}
+    select o.resident_id
+    from {{ stg }} as o
+    where exists (
+        select 1 from {{ stg }} as n
+        where n._batch_id > {{ wm }}
+          and {% for k in key %}n.{{ k }} = o.{{ k }}{{ ' and ' if not loop.last }}{% endfor %}
+    )
+{%- endif %}
+{%- if not loop.last %}
+    union
+{%- endif %}
+{%- endfor %}
+{%- endmacro %}
+
+{#-
+  The final select of a by-difference model: the rows of CTE `rows` (keyed by resident_id) with
+  the model's bookkeeping.  An incremental run writes every rewritten resident (the touched
+  ones, or all of them) and a tombstone for a resident left with no row; delete+insert on
+  resident_id replaces their old rows and the post_hook `delete_tombstones` drops the tombstones.
+-#}
+{% macro resident_rows(rows, columns, by_difference) -%}
+{%- if is_incremental() %}
+, rewritten as (
+    {%- if by_difference %}
+    select resident_id from touched where resident_id is not null
+    {%- else %}
+    select resident_id from {{ this }}
+    union
+    select resident_id from {{ rows }}
+    {%- endif %}
+)
+
+select
+    k.resident_id,
+    {%- for c in columns %}
+    s.{{ c }},
+    {%- endfor %}
+    {{ current_batch_id() }} as _processed_batch_id,
+    s.resident_id is null as _is_deleted
+from rewritten as k
+left join {{ rows }} as s on s.resident_id = k.resident_id
+{%- else %}
+select
+    resident_id,
+    {%- for c in columns %}
+    {{ c }},
+    {%- endfor %}
+    {{ current_batch_id() }} as _processed_batch_id,
+    false as _is_deleted
+from {{ rows }}
+{%- endif %}
 {%- endmacro %}
 
 {% macro current_state(dataset, key, month_expr, datasets, join_sql='', extra_touched='') -%}

@@ -1,6 +1,29 @@
-{{ config(materialized='table') }}
+-- Maintained by difference, resident by resident (a resident's pieces depend on that
+-- resident's contracts only): a night recomputes the residents whose contracts its signings
+-- rows touch; a night whose loads deleted signings rows or brought a reference snapshot
+-- recomputes every resident.
+-- depends_on: {{ ref('stg_raw__signings') }}
+{%- set datasets = ['signings'] %}
+{{
+    config(
+        materialized=incremental_materialization(),
+        incremental_strategy='delete+insert',
+        unique_key='resident_id',
+        post_hook="{{ delete_tombstones() }}"
+    )
+}}
+{%- set incremental = is_incremental() %}
+{%- set wm = watermark() if incremental else none %}
+{%- set by_difference = incremental and by_difference(datasets, wm) %}
 
-with contracts as (
+with
+{% if by_difference %}
+touched as (
+    {{- touched_residents(datasets, wm) }}
+),
+{% endif %}
+
+contracts as (
     -- status does not matter: an expired contract was in force for its whole term, a
     -- terminated one until the end_date its terminating delivery carries.  Dates are never
     -- null and never reversed (the loader quarantines such rows).
@@ -15,6 +38,9 @@ with contracts as (
         start_date,
         end_date
     from {{ ref('int_signings_current') }}
+    {%- if by_difference %}
+    where resident_id in (select resident_id from touched)
+    {%- endif %}
 ),
 
 cuts as (
@@ -72,17 +98,22 @@ pieces as (
     from open_starts as s
     left join cuts as x on x.contract_id = s.contract_id and x.cut_from > s.piece_from
     group by s.contract_id, s.piece_from
+),
+
+in_force as (
+    select
+        resident_id, contract_id, facility_code, team_code, package_code, is_combo_111,
+        sign_date, start_date, end_date, in_force_from, in_force_to
+    from uncut
+    union all
+    select
+        c.resident_id, c.contract_id, c.facility_code, c.team_code, c.package_code, c.is_combo_111,
+        c.sign_date, c.start_date, c.end_date,
+        p.piece_from as in_force_from,
+        coalesce(p.next_cut_eve, c.end_date) as in_force_to
+    from pieces as p
+    inner join contracts as c on c.contract_id = p.contract_id
 )
 
-select
-    resident_id, contract_id, facility_code, team_code, package_code, is_combo_111,
-    sign_date, start_date, end_date, in_force_from, in_force_to
-from uncut
-union all
-select
-    c.resident_id, c.contract_id, c.facility_code, c.team_code, c.package_code, c.is_combo_111,
-    c.sign_date, c.start_date, c.end_date,
-    p.piece_from as in_force_from,
-    coalesce(p.next_cut_eve, c.end_date) as in_force_to
-from pieces as p
-inner join contracts as c on c.contract_id = p.contract_id
+{{ resident_rows('in_force', ['contract_id', 'facility_code', 'team_code', 'package_code',
+    'is_combo_111', 'sign_date', 'start_date', 'end_date', 'in_force_from', 'in_force_to'], by_difference) }}

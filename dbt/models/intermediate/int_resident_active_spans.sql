@@ -10,9 +10,8 @@
 -- left with no event is written as a tombstone and removed by the post_hook.
 -- depends_on: {{ ref('stg_raw__outpatient_visits') }}, {{ ref('stg_raw__chronic_followups') }}
 -- depends_on: {{ ref('stg_raw__health_checkups') }}, {{ ref('stg_raw__signings') }}
-{#- datasets keyed otherwise than by resident (health_records is keyed by resident_id) -#}
-{%- set keyed = ['outpatient_visits', 'chronic_followups', 'health_checkups', 'signings'] %}
-{%- set datasets = keyed + ['health_records'] %}
+{%- set datasets = ['outpatient_visits', 'chronic_followups', 'health_checkups', 'signings',
+                    'health_records'] %}
 {{
     config(
         materialized=incremental_materialization(),
@@ -23,25 +22,13 @@
 }}
 {%- set incremental = is_incremental() %}
 {%- set wm = watermark() if incremental else none %}
-{%- set by_difference = incremental and reference_changed(wm) == '(1 = 0)'
-                        and not scope_has_rows(datasets, wm) %}
+{%- set by_difference = incremental and by_difference(datasets, wm) %}
 {%- set of_touched = 'resident_id in (select resident_id from touched)' if by_difference else 'true' %}
 
 with
 {% if by_difference %}
 touched as (
-    {%- for dataset in keyed %}
-    {%- set key = current_key(dataset) %}
-    select o.resident_id
-    from {{ ref('stg_raw__' ~ dataset) }} as o
-    where exists (
-        select 1 from {{ ref('stg_raw__' ~ dataset) }} as n
-        where n._batch_id > {{ wm }}
-          and {% for k in key %}n.{{ k }} = o.{{ k }}{{ ' and ' if not loop.last }}{% endfor %}
-    )
-    union
-    {%- endfor %}
-    select resident_id from {{ ref('stg_raw__health_records') }} where _batch_id > {{ wm }}
+    {{- touched_residents(datasets, wm) }}
 ),
 {% endif %}
 
@@ -82,33 +69,4 @@ spans as (
     from event_months
 )
 
-{% if incremental %}
-, rewritten as (
-    {%- if by_difference %}
-    select resident_id from touched where resident_id is not null
-    {%- else %}
-    select resident_id from {{ this }}
-    union
-    select resident_id from spans
-    {%- endif %}
-)
-
-select
-    k.resident_id,
-    s.first_month,
-    s.last_event,
-    s.stop_month,
-    {{ current_batch_id() }} as _processed_batch_id,
-    s.resident_id is null as _is_deleted
-from rewritten as k
-left join spans as s on s.resident_id = k.resident_id
-{% else %}
-select
-    resident_id,
-    first_month,
-    last_event,
-    stop_month,
-    {{ current_batch_id() }} as _processed_batch_id,
-    false as _is_deleted
-from spans
-{% endif %}
+{{ resident_rows('spans', ['first_month', 'last_event', 'stop_month'], by_difference) }}

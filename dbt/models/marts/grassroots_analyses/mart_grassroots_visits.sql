@@ -1,29 +1,19 @@
-with visits as (
-    select
-        v.month,
-        v.facility_code,
-        v.visit_id,
-        v.resident_id,
-        {{ to_date('v.visit_time') }} as visit_date,
-        f.district_code as facility_district_code,
-        coalesce(f.is_grassroots, false) as is_grassroots
-    from {{ ref('int_outpatient_visits_current') }} as v
-    left join {{ ref('int_facilities_classified') }} as f on f.facility_code = v.facility_code
-),
+{#- incremental by month: a night rebuilds the months whose visits changed or were classified
+    anew (int_outpatient_visits_classified writes only the visits whose class changed), not
+    every month of the history -#}
+{{
+    config(
+        materialized=incremental_materialization(),
+        incremental_strategy='delete+insert',
+        unique_key='month',
+        pre_hook="{{ delete_rebuilt_months(['outpatient_visits'], rows_of=ref('int_outpatient_visits_classified')) }}"
+    )
+}}
+{%- set classified = ref('int_outpatient_visits_classified') %}
 
-classified as (
-    -- signed: the resident had a contract in force on the visit day (int_contracts_in_force
-    -- has at most one piece a resident and day, so the join keeps one row per visit)
-    select
-        v.*,
-        s.resident_id is not null as is_signed,
-        r.district_code as resident_district_code
-    from visits as v
-    left join {{ ref('int_contracts_in_force') }} as s
-        on s.resident_id = v.resident_id
-       and v.visit_date >= s.in_force_from
-       and v.visit_date <= s.in_force_to
-    left join {{ ref('int_residents_enriched') }} as r on r.resident_id = v.resident_id
+with classified as (
+    select * from {{ classified }}
+    where {{ month_needs_rebuild('month', ['outpatient_visits'], rows_of=classified) }}
 ),
 
 by_facility_district as (
@@ -72,7 +62,8 @@ select
     {{ safe_divide('a.unsigned_grassroots_visits', 'a.unsigned_visits') }} as unsigned_grassroots_share,
     coalesce(r.in_county_visits, 0) as in_county_visits,
     coalesce(r.county_resident_visits, 0) as county_resident_visits,
-    {{ safe_divide('r.in_county_visits', 'r.county_resident_visits') }} as in_county_rate
+    {{ safe_divide('r.in_county_visits', 'r.county_resident_visits') }} as in_county_rate,
+    {{ current_batch_id() }} as _processed_batch_id
 from grain as g
 left join by_facility_district as a on a.month = g.month and a.district_code = g.district_code
 left join by_resident_district as r on r.month = g.month and r.district_code = g.district_code
