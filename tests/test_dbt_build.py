@@ -735,14 +735,16 @@ def apply_batch_2(path: Path) -> None:
 def apply_batch_3(path: Path) -> None:
     """A third batch without deletions: C1's delivery of 2025-03-03 corrects V7 (R5's visit of
     batch 2) and contract SG3 (R5's renewal) to R6, as a later business date's version of the
-    same key."""
+    same key, and delivers R1's contract SG1 again unchanged (a third version naming R1)."""
     con = duckdb.connect(str(path))
     _add_batch(con, 3, "2025-03-03", [visit("V7", C1, "R6", "2025-03-02T15:00", "I10", 40, 20)],
                [{"dataset": ds, "month": _d("2025-03-01"), "kind": "loaded"}
                 for ds in ("outpatient_visits", "signings")])
-    _insert(con, "raw.signings", _daily("signings", "2025-03-03", [contract(
-        "SG3", C1, "T1", "R6", "free", "2025-03-01", "2026-02-28", "active", renewal_of="SG2")],
-        batch=3))
+    _insert(con, "raw.signings", _daily("signings", "2025-03-03", [
+        contract("SG3", C1, "T1", "R6", "free", "2025-03-01", "2026-02-28", "active",
+                 renewal_of="SG2"),
+        contract("SG1", C1, "T1", "R1", "basic", "2025-01-01", "2025-12-31", "active",
+                 combo=True, sign="2024-12-20")], batch=3))
     con.close()
 
 
@@ -952,7 +954,7 @@ def test_incremental_equals_full_refresh(built, tmp_path):
     for model in ("int_resident_active_spans", "int_contracts_in_force"):
         rewritten = _q(inc, f"select distinct resident_id from intermediate.{model} "
                             "where _processed_batch_id = 3 order by 1")
-        assert rewritten == [("R5",), ("R6",)], model
+        assert rewritten == [("R1",), ("R5",), ("R6",)], model
     # the grassroots visits rebuild the months whose visits changed class only
     assert _q(inc, "select _processed_batch_id from marts.mart_grassroots_visits "
                    "where month = date '2024-03-01'") == [(1,)]

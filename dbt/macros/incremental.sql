@@ -210,9 +210,10 @@
 {%- set key = current_key(dataset) %}
 {%- set stg = ref('stg_raw__' ~ dataset) %}
 {%- if key == ['resident_id'] %}
-    select resident_id from {{ stg }} where _batch_id > {{ wm }}
+    select distinct resident_id from {{ stg }} where _batch_id > {{ wm }}
 {%- else %}
-    select o.resident_id
+    -- distinct: every delivered version of a key names its resident again
+    select distinct o.resident_id
     from {{ stg }} as o
     where exists (
         select 1 from {{ stg }} as n
