@@ -199,6 +199,26 @@
     {{ return(reference_changed(wm) == '(1 = 0)' and not scope_has_rows(datasets, wm)) }}
 {%- endmacro %}
 
+{#- The plan of a by-difference model's run: its watermark `wm` (none on a full build), whether
+    it runs `by_difference`, and `of_touched`, the condition on resident_id of the rows to read. -#}
+{% macro difference_plan(datasets) -%}
+    {%- set wm = watermark() if is_incremental() else none -%}
+    {%- set by_diff = is_incremental() and by_difference(datasets, wm) -%}
+    {{ return({'wm': wm, 'by_difference': by_diff,
+               'of_touched': 'resident_id in (select resident_id from touched)' if by_diff else 'true'}) }}
+{%- endmacro %}
+
+{#- `with`, then the CTE `name` of the residents a by-difference run touches (touched_residents)
+    and a comma; `with` alone when the run recomputes every resident. -#}
+{% macro with_touched(plan, datasets, name='touched') -%}
+with
+{%- if plan.by_difference %}
+{{ name }} as (
+    {{- touched_residents(datasets, plan.wm) }}
+),
+{%- endif %}
+{%- endmacro %}
+
 {#-
   SQL: the residents a night's rows touch in `datasets`, i.e. every resident that any delivered
   version of a key changed since the watermark `wm` names (a corrected row that moves a visit

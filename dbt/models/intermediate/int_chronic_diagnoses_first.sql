@@ -4,36 +4,22 @@
 -- such rows or brought a reference snapshot recomputes every resident.
 -- depends_on: {{ ref('stg_raw__outpatient_visits') }}, {{ ref('stg_raw__inpatient_discharges') }}
 {%- set datasets = ['outpatient_visits', 'inpatient_discharges'] %}
-{{
-    config(
-        materialized=incremental_materialization(),
-        incremental_strategy='delete+insert',
-        unique_key='resident_id',
-        post_hook="{{ delete_tombstones() }}"
-    )
-}}
-{%- set incremental = is_incremental() %}
-{%- set wm = watermark() if incremental else none %}
-{%- set by_difference = incremental and by_difference(datasets, wm) %}
-{%- set of_touched = 'resident_id in (select resident_id from touched)' if by_difference else 'true' %}
+{{ config(materialized=incremental_materialization(), incremental_strategy='delete+insert',
+          unique_key='resident_id', post_hook="{{ delete_tombstones() }}") }}
+{%- set plan = difference_plan(datasets) %}
 
-with
-{% if by_difference %}
-touched as (
-    {{- touched_residents(datasets, wm) }}
-),
-{% endif %}
+{{ with_touched(plan, datasets) }}
 
 diagnoses as (
     select resident_id, {{ icd10_category('diagnosis_code') }} as category,
            {{ to_date('visit_time') }} as dx_date
     from {{ ref('int_outpatient_visits_current') }}
-    where {{ of_touched }}
+    where {{ plan.of_touched }}
     union all
     select resident_id, {{ icd10_category('diagnosis_code') }} as category,
            {{ to_date('discharge_time') }} as dx_date
     from {{ ref('int_inpatient_discharges_current') }}
-    where {{ of_touched }}
+    where {{ plan.of_touched }}
 ),
 
 first_dx as (
@@ -46,4 +32,4 @@ first_dx as (
     group by resident_id
 )
 
-{{ resident_rows('first_dx', ['first_hypertension_dx_date', 'first_diabetes_dx_date'], by_difference) }}
+{{ resident_rows('first_dx', ['first_hypertension_dx_date', 'first_diabetes_dx_date'], plan.by_difference) }}

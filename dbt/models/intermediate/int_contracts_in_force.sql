@@ -4,24 +4,11 @@
 -- recomputes every resident.
 -- depends_on: {{ ref('stg_raw__signings') }}
 {%- set datasets = ['signings'] %}
-{{
-    config(
-        materialized=incremental_materialization(),
-        incremental_strategy='delete+insert',
-        unique_key='resident_id',
-        post_hook="{{ delete_tombstones() }}"
-    )
-}}
-{%- set incremental = is_incremental() %}
-{%- set wm = watermark() if incremental else none %}
-{%- set by_difference = incremental and by_difference(datasets, wm) %}
+{{ config(materialized=incremental_materialization(), incremental_strategy='delete+insert',
+          unique_key='resident_id', post_hook="{{ delete_tombstones() }}") }}
+{%- set plan = difference_plan(datasets) %}
 
-with
-{% if by_difference %}
-touched as (
-    {{- touched_residents(datasets, wm) }}
-),
-{% endif %}
+{{ with_touched(plan, datasets) }}
 
 contracts as (
     -- status does not matter: an expired contract was in force for its whole term, a
@@ -38,9 +25,7 @@ contracts as (
         start_date,
         end_date
     from {{ ref('int_signings_current') }}
-    {%- if by_difference %}
-    where resident_id in (select resident_id from touched)
-    {%- endif %}
+    where {{ plan.of_touched }}
 ),
 
 cuts as (
@@ -116,4 +101,4 @@ in_force as (
 )
 
 {{ resident_rows('in_force', ['contract_id', 'facility_code', 'team_code', 'package_code',
-    'is_combo_111', 'sign_date', 'start_date', 'end_date', 'in_force_from', 'in_force_to'], by_difference) }}
+    'is_combo_111', 'sign_date', 'start_date', 'end_date', 'in_force_from', 'in_force_to'], plan.by_difference) }}

@@ -13,24 +13,12 @@
 {%- set key = ['facility_code', 'visit_id'] %}
 {%- set columns = ['month', 'resident_id', 'facility_district_code', 'is_grassroots', 'is_signed',
                    'resident_district_code'] %}
-{{
-    config(
-        materialized=incremental_materialization(),
-        incremental_strategy='delete+insert',
-        unique_key=key,
-        post_hook="{{ delete_tombstones() }}"
-    )
-}}
-{%- set incremental = is_incremental() %}
-{%- set wm = watermark() if incremental else none %}
-{%- set by_difference = incremental and by_difference(datasets, wm) %}
+{{ config(materialized=incremental_materialization(), incremental_strategy='delete+insert',
+          unique_key=key, post_hook="{{ delete_tombstones() }}") }}
+{%- set plan = difference_plan(datasets) %}
+{%- set by_difference, wm = plan.by_difference, plan.wm %}
 
-with
-{% if by_difference %}
-touched_residents as (
-    {{- touched_residents(['signings', 'health_records'], wm) }}
-),
-{% endif %}
+{{ with_touched(plan, ['signings', 'health_records'], 'touched_residents') }}
 
 visits as (
     select
@@ -69,7 +57,7 @@ classified as (
     left join {{ ref('int_residents_enriched') }} as r on r.resident_id = v.resident_id
 )
 
-{% if incremental %}
+{% if is_incremental() %}
 {%- set same_key %}{% for k in key %}o.{{ k }} = n.{{ k }}{{ ' and ' if not loop.last }}{% endfor %}{% endset %}
 -- the visits whose class changed (or that are new), and a tombstone for each visit gone
 select

@@ -12,25 +12,11 @@
 -- depends_on: {{ ref('stg_raw__health_checkups') }}, {{ ref('stg_raw__signings') }}
 {%- set datasets = ['outpatient_visits', 'chronic_followups', 'health_checkups', 'signings',
                     'health_records'] %}
-{{
-    config(
-        materialized=incremental_materialization(),
-        incremental_strategy='delete+insert',
-        unique_key='resident_id',
-        post_hook="{{ delete_tombstones() }}"
-    )
-}}
-{%- set incremental = is_incremental() %}
-{%- set wm = watermark() if incremental else none %}
-{%- set by_difference = incremental and by_difference(datasets, wm) %}
-{%- set of_touched = 'resident_id in (select resident_id from touched)' if by_difference else 'true' %}
+{{ config(materialized=incremental_materialization(), incremental_strategy='delete+insert',
+          unique_key='resident_id', post_hook="{{ delete_tombstones() }}") }}
+{%- set plan = difference_plan(datasets) %}
 
-with
-{% if by_difference %}
-touched as (
-    {{- touched_residents(datasets, wm) }}
-),
-{% endif %}
+{{ with_touched(plan, datasets) }}
 
 events as (
     -- visits, follow-ups and checkups come grouped by month (int_resident_event_months); each
@@ -38,14 +24,14 @@ events as (
     -- of the record: the current version keeps only the latest one, and the go-live stock's
     -- update dates would vanish as soon as a record changes again.
     select resident_id, month, last_event from {{ ref('int_resident_event_months') }}
-    where {{ of_touched }}
+    where {{ plan.of_touched }}
     union all
     select resident_id, {{ month_of('sign_date') }}, sign_date from {{ ref('int_signings_current') }}
-    where sign_date is not null and {{ of_touched }}
+    where sign_date is not null and {{ plan.of_touched }}
     union all
     select resident_id, {{ month_of('updated_date') }}, max(updated_date)
     from {{ ref('stg_raw__health_records') }}
-    where updated_date is not null and {{ of_touched }}
+    where updated_date is not null and {{ plan.of_touched }}
     group by resident_id, {{ month_of('updated_date') }}
 ),
 
@@ -69,4 +55,4 @@ spans as (
     from event_months
 )
 
-{{ resident_rows('spans', ['first_month', 'last_event', 'stop_month'], by_difference) }}
+{{ resident_rows('spans', ['first_month', 'last_event', 'stop_month'], plan.by_difference) }}
