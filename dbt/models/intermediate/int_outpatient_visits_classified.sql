@@ -59,6 +59,15 @@ classified as (
 
 {% if is_incremental() %}
 {%- set same_key %}{% for k in key %}o.{{ k }} = n.{{ k }}{{ ' and ' if not loop.last }}{% endfor %}{% endset %}
+, previous as (
+    -- the model's rows of the visits classified again: found by a semi-join whose hash table
+    -- holds the few candidates (an anti-join straight against the model hashed every visit)
+    select o.* from {{ this }} as o
+    {%- if by_difference %}
+    where exists (select 1 from classified as n where {{ same_key }})
+    {%- endif %}
+)
+
 -- the visits whose class changed (or that are new), and a tombstone for each visit gone
 select
     n.*,
@@ -66,7 +75,7 @@ select
     false as _is_deleted
 from classified as n
 where not exists (
-    select 1 from {{ this }} as o
+    select 1 from previous as o
     where {{ same_key }}
       {%- for c in columns %}
       and o.{{ c }} is not distinct from n.{{ c }}
