@@ -184,6 +184,11 @@
     {{ return(r.columns[0].values()[0] > 0) }}
 {%- endmacro %}
 
+{#- SQL: `left` and `right` (aliases) agree on every column of `key`. -#}
+{% macro keys_equal(key, left, right) -%}
+    {%- for k in key %}{{ left }}.{{ k }} = {{ right }}.{{ k }}{{ ' and ' if not loop.last }}{% endfor -%}
+{%- endmacro %}
+
 {#- The key of a daily dataset: the unique_key of its latest-wins model (int_<dataset>_current). -#}
 {% macro current_key(dataset) -%}
     {%- set key = graph.nodes['model.grassroots.int_' ~ dataset ~ '_current'].config.unique_key -%}
@@ -238,7 +243,7 @@ with
     where exists (
         select 1 from {{ stg }} as n
         where n._batch_id > {{ wm }}
-          and {% for k in key %}n.{{ k }} = o.{{ k }}{{ ' and ' if not loop.last }}{% endfor %}
+          and {{ keys_equal(key, 'n', 'o') }}
     )
 {%- endif %}
 {%- if not loop.last %}
@@ -293,9 +298,7 @@ from {{ rows }}
 {%- set cols = source_columns(dataset) -%}
 {%- set non_key = [] -%}
 {%- for c in cols -%}{%- if c not in key -%}{%- do non_key.append(c) -%}{%- endif -%}{%- endfor %}
-{%- set same_key -%}
-{% for k in key %}k.{{ k }} = r.{{ k }}{{ ' and ' if not loop.last }}{% endfor %}
-{%- endset %}
+{%- set same_key = keys_equal(key, 'k', 'r') %}
 with
 {% if incremental %}
 scope as (
@@ -386,7 +389,7 @@ select
     l.{{ key[0] }} is null as _is_deleted
 from touched as k
 left join latest as l
-    on {% for k in key %}l.{{ k }} = k.{{ k }}{{ ' and ' if not loop.last }}{% endfor %}
+    on {{ keys_equal(key, 'l', 'k') }}
 {% else %}
 select
     {%- for c in cols %}

@@ -58,7 +58,7 @@ classified as (
 )
 
 {% if is_incremental() %}
-{%- set same_key %}{% for k in key %}o.{{ k }} = n.{{ k }}{{ ' and ' if not loop.last }}{% endfor %}{% endset %}
+{%- set same_key = keys_equal(key, 'o', 'n') %}
 , previous as (
     -- the model's rows of the visits classified again: found by a semi-join whose hash table
     -- holds the few candidates (an anti-join straight against the model hashed every visit)
