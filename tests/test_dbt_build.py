@@ -729,6 +729,11 @@ def apply_batch_2(path: Path) -> None:
     _add_batch(con, 2, "2025-03-02", [visit("V7", C1, "R5", "2025-03-02T15:00", "I10", 40, 20)],
                [{"dataset": ds, "month": _d("2025-03-01")}
                 for ds in ("outpatient_visits", "prescriptions")], version=3)
+    # V7's prescription line carries V7's resident (int_prescriptions_current)
+    _insert(con, "raw.prescriptions", _daily("prescriptions", "2025-03-02", [
+        {"prescription_id": "P7", "line_no": 1, "facility_code": C1, "visit_id": "V7",
+         "drug_code": "MET", "quantity": 60, "days_supply": 30, "amount": 50,
+         "is_extended": False}], version=3, batch=2))
     con.close()
 
 
@@ -967,6 +972,12 @@ def test_incremental_equals_full_refresh(built, tmp_path):
     assert _q(inc, "select resident_id, contract_id from intermediate.int_contracts_in_force "
                    "where resident_id in ('R5', 'R6') order by 1, 2"
               ) == [("R5", "SG2"), ("R6", "SG3")]
+    # V7's prescription line follows its visit to R6 (its own row did not change), and so do
+    # the disease years: only R5 and R6 are rewritten
+    assert _q(inc, "select resident_id, _processed_batch_id from "
+                   "intermediate.int_prescriptions_current where visit_id = 'V7'") == [("R6", 3)]
+    assert _q(inc, "select distinct resident_id from intermediate.int_resident_disease_years "
+                   "where _processed_batch_id = 3 order by 1") == [("R6",)]
     # R5's visit of 2025-03-02 is R6's now
     assert _q(inc, "select resident_id from intermediate.int_resident_active_spans "
                    "where last_event = date '2025-03-02' and resident_id in ('R5', 'R6')"

@@ -291,7 +291,10 @@ from {{ rows }}
 {%- endif %}
 {%- endmacro %}
 
-{% macro current_state(dataset, key, month_expr, datasets, join_sql='', extra_touched='') -%}
+{#- `join_columns`: (expression, name) pairs of further columns read through `join_sql` (e.g. the
+    prescription's visit's resident), kept beside the dataset's own columns. -#}
+{% macro current_state(dataset, key, month_expr, datasets, join_sql='', extra_touched='',
+                       join_columns=[]) -%}
 {%- set incremental = is_incremental() -%}
 {%- set wm = watermark() if incremental else none -%}
 {%- set stg = ref('stg_raw__' ~ dataset) -%}
@@ -370,6 +373,9 @@ latest as (
         {%- for c in cols %}
         c.{{ c }},
         {%- endfor %}
+        {%- for expr, name in join_columns %}
+        {{ expr }} as {{ name }},
+        {%- endfor %}
         {{ month_expr }} as month
     from ranked as c
     {{ join_sql }}
@@ -384,6 +390,9 @@ select
     {%- for c in non_key %}
     l.{{ c }},
     {%- endfor %}
+    {%- for expr, name in join_columns %}
+    l.{{ name }},
+    {%- endfor %}
     l.month,
     {{ current_batch_id() }} as _processed_batch_id,
     l.{{ key[0] }} is null as _is_deleted
@@ -394,6 +403,9 @@ left join latest as l
 select
     {%- for c in cols %}
     {{ c }},
+    {%- endfor %}
+    {%- for expr, name in join_columns %}
+    {{ name }},
     {%- endfor %}
     month,
     {{ current_batch_id() }} as _processed_batch_id,

@@ -60,11 +60,13 @@ classified as (
 {% if is_incremental() %}
 {%- set same_key = keys_equal(key, 'o', 'n') %}
 , previous as (
-    -- the model's rows of the visits classified again: found by a semi-join whose hash table
-    -- holds the few candidates (an anti-join straight against the model hashed every visit)
+    -- the model's rows of the candidates' residents: an inner join whose hash table holds those
+    -- few residents (DuckDB planned a semi-join on the key or an `in` as a hash of every visit
+    -- of the model).  A candidate filed under another resident before is missing here and is
+    -- written again, as it should be: its resident changed.
     select o.* from {{ this }} as o
     {%- if by_difference %}
-    where exists (select 1 from classified as n where {{ same_key }})
+    inner join (select distinct resident_id from classified) as r on r.resident_id = o.resident_id
     {%- endif %}
 )
 

@@ -41,20 +41,21 @@ patients as (
 ),
 
 volume as (
+    -- the year's days supplied per patient, centre and disease: a prescription line carries its
+    -- visit's resident and month (int_prescriptions_current), so no join of every visit
     select
-        {{ year_of('v.visit_time') }} as year,
-        v.resident_id,
+        {{ year_of('p.month') }} as year,
+        p.resident_id,
         fc.reporting_facility_code as centre_code,
         r.disease,
         sum(p.days_supply) as days_supply
     from {{ ref('int_prescriptions_current') }} as p
-    inner join {{ ref('int_outpatient_visits_current') }} as v
-        on v.facility_code = p.facility_code and v.visit_id = p.visit_id
     inner join {{ ref('stg_raw__drugs') }} as d on d.drug_code = p.drug_code
     inner join {{ ref('int_facilities_classified') }} as fc on fc.facility_code = p.facility_code
     inner join rules as r
         on upper(substring(d.atc_code, 1, 3)) between r.atc_from and r.atc_to
-    group by {{ year_of('v.visit_time') }}, v.resident_id, fc.reporting_facility_code, r.disease
+    where p.resident_id is not null
+    group by {{ year_of('p.month') }}, p.resident_id, fc.reporting_facility_code, r.disease
 ),
 
 coverage as (

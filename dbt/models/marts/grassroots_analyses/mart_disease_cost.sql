@@ -10,35 +10,19 @@
     )
 }}
 
-with episodes as (
-    select
-        'outpatient' as setting,
-        {{ year_of('visit_time') }} as year,
-        {{ icd10_category('diagnosis_code') }} as icd10_category,
-        resident_id, total_fee, insurance_paid, self_paid
-    from {{ ref('int_outpatient_visits_current') }}
-    where {{ year_needs_rebuild(year_of('visit_time'), datasets) }}
-    union all
-    select
-        'inpatient' as setting,
-        {{ year_of('discharge_time') }} as year,
-        {{ icd10_category('diagnosis_code') }} as icd10_category,
-        resident_id, total_fee, insurance_paid, self_paid
-    from {{ ref('int_inpatient_discharges_current') }}
-    where {{ year_needs_rebuild(year_of('discharge_time'), datasets) }}
-),
-
-summary as (
+with summary as (
+    -- a row of int_resident_disease_years is one patient's episodes of the row
     select
         year,
         icd10_category,
         setting,
-        count(*) as episodes,
-        count(distinct resident_id) as patients,
+        {{ sum_int('episodes') }} as episodes,
+        count(*) as patients,
         cast(sum(total_fee) as decimal(18, 2)) as total_fee,
         cast(sum(insurance_paid) as decimal(18, 2)) as insurance_paid,
         cast(sum(self_paid) as decimal(18, 2)) as self_paid
-    from episodes
+    from {{ ref('int_resident_disease_years') }}
+    where {{ year_needs_rebuild('year', datasets) }}
     group by year, icd10_category, setting
 )
 
