@@ -142,6 +142,21 @@ def duplicates_sql(ds: Dataset, table: str) -> str:
             f"GROUP BY _file_id, {keys} HAVING count(*) > 1")
 
 
+def parents_sql(ds: Dataset, table: str) -> str | None:
+    """The temp table ``_parents`` the orphan_row check reads (datasets with a parent only): each
+    parent key the staged rows name, with the first business date it was delivered on.  A
+    semi-join on the staged keys: the check then hashes the few parents named, not every
+    parent row ever loaded (a cost that grew with the history)."""
+    if "parent" not in ds.extra:
+        return None
+    parent, keys = ds.extra["parent"]
+    cols = ", ".join(f"p.{k}" for k in keys)
+    named = " AND ".join(f's."{k}" = p.{k}' for k in keys)
+    return (f"CREATE OR REPLACE TEMP TABLE _parents AS SELECT {cols}, "
+            f"min(p._business_date) AS first_date FROM raw.{parent} p "
+            f"WHERE EXISTS (SELECT 1 FROM {table} s WHERE {named}) GROUP BY {cols}")
+
+
 def projection(ds: Dataset) -> str:
     """The staged row plus, once per column, what the checks of ``checks_for`` read: whether
     the text parses (``__ok_<col>``), its typed value (``__t_<col>``) and, for ID numbers, the
@@ -344,8 +359,9 @@ def _orphan_row(ds: Dataset, delivering: bool) -> Iterator[Rule]:
     if "parent" in ds.extra:
         parent, keys = ds.extra["parent"]
         match = " AND ".join(f"p.{k} = {q(k)}" for k in keys)
-        yield (f"NOT EXISTS (SELECT 1 FROM raw.{parent} p WHERE {match} "
-               f"AND p._business_date <= v._business_date)",
+        # _parents: the parents the staged rows name, computed by the loader (``parents_sql``)
+        yield (f"NOT EXISTS (SELECT 1 FROM _parents p WHERE {match} "
+               f"AND p.first_date <= v._business_date)",
                _lit(f"no {parent} row with this {', '.join(keys)} in this or an earlier delivery"))
 
 
@@ -393,7 +409,7 @@ def checks_for(ds: Dataset, *, delivering: bool) -> list[Check]:
     ``delivering``: rows come from a facility-day folder (daily datasets), so rows must belong to
     the delivering facility or one of its stations, and dates may not pass the business_date.
     Reference tables it checks against: ``raw.facilities``, ``raw.teams``, ``raw.drugs``,
-    ``raw.regions`` and the temp tables ``icd10_categories`` and ``_dups``.
+    ``raw.regions`` and the temp tables ``icd10_categories``, ``_dups`` and ``_parents``.
     The rows come through ``projection(ds)``: parsed values are read from there.
     """
     return [Check(reason, condition, detail)

@@ -7,7 +7,14 @@ import duckdb
 from grassroots.contract import Column, Dataset
 from grassroots.ingest import audit
 from grassroots.ingest.keyed import hmac_sql
-from grassroots.rules import checks_for, duplicates_sql, id_card_text, projection, typed
+from grassroots.rules import (
+    checks_for,
+    duplicates_sql,
+    id_card_text,
+    parents_sql,
+    projection,
+    typed,
+)
 
 
 def validate_and_load(
@@ -22,6 +29,8 @@ def validate_and_load(
     # Only the failing rows are materialised (with their reasons): a copy of every staged row
     # with its failure list cost more than the rules themselves.  (file, line) is a staged row's key.
     con.execute(duplicates_sql(ds, table))
+    if parents := parents_sql(ds, table):
+        con.execute(parents)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {table}_bad AS
             SELECT * FROM (

@@ -16,13 +16,11 @@ with lines as (
         p.amount,
         p.days_supply,
         p.is_extended,
-        v.month
+        p.month
+    -- p.month is the month of the line's current visit, null when the visit is gone
+    -- (int_prescriptions_current): no join of the visits
     from {{ ref('int_prescriptions_current') }} as p
-    inner join {{ ref('int_outpatient_visits_current') }} as v
-        on v.facility_code = p.facility_code and v.visit_id = p.visit_id
-    -- p.month is the visit's month too (int_prescriptions_current): filtering both sides keeps
-    -- the other months' lines out of the join
-    where {{ month_needs_rebuild('v.month', ['prescriptions', 'outpatient_visits']) }}
+    where p.month is not null
       and {{ month_needs_rebuild('p.month', ['prescriptions', 'outpatient_visits']) }}
 )
 

@@ -13,13 +13,13 @@ with visits as (
 ),
 
 lines as (
-    -- p.month is the visit's month (int_prescriptions_current); no second `month` column
+    -- p.month is the month of the line's current visit, null when the visit is gone
+    -- (int_prescriptions_current): no join of the visits
     select p.*, d.is_antibiotic, d.is_essential, d.is_vbp
     from {{ ref('int_prescriptions_current') }} as p
-    inner join visits as v on v.facility_code = p.facility_code and v.visit_id = p.visit_id
     left join {{ ref('stg_raw__drugs') }} as d on d.drug_code = p.drug_code
-    -- the other months' lines stay out of the join
-    where {{ month_needs_rebuild('p.month', ['prescriptions', 'outpatient_visits']) }}
+    where p.month is not null
+      and {{ month_needs_rebuild('p.month', ['prescriptions', 'outpatient_visits']) }}
 ),
 
 rx_visits as (
