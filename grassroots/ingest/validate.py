@@ -31,13 +31,14 @@ def validate_and_load(
     con.execute(duplicates_sql(ds, table))
     if parents := parents_sql(ds, table):
         con.execute(parents)
+    # The rows that break any rule are found first, so the list of reasons is built for them only.
+    broken = " OR ".join(f"coalesce({c.condition}, FALSE)" for c in checks) or "FALSE"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {table}_bad AS
-            SELECT * FROM (
-                SELECT v._file_id, v._line_no,
-                       list_filter([{failures}], lambda x: x IS NOT NULL) AS _failures
-                FROM (SELECT {projection(ds)} FROM {table} v) v)
-            WHERE len(_failures) > 0"""
+            SELECT v._file_id, v._line_no,
+                   list_filter([{failures}], lambda x: x IS NOT NULL) AS _failures
+            FROM (SELECT {projection(ds)} FROM {table} v) v
+            WHERE {broken}"""
     )
     stored = ds.stored_columns
     target = [c.stored_name for c in stored]
