@@ -129,3 +129,17 @@ def test_grassroots_share_of_visits(demo: Path) -> None:
     assert 0.50 <= share <= 0.62
     assert abs(signed - 0.6467) <= 0.04  # Hangzhou 2016: 64.67 % signed
     assert abs(unsigned - 0.4850) <= 0.04  # and 48.50 % unsigned
+
+
+def test_no_ward_month_beyond_its_extra_beds(demo: Path) -> None:
+    """Hospitals run over 100 % with extra beds (加床), not at 150 %: a facility-month's bed use
+    stays within the generator's extra-bed capacity (1.2; a referral that waited a week is admitted
+    anyway), and the region's year is in the national range."""
+    [(worst, year)] = _rows(
+        demo,
+        "select max(bed_utilization_rate), sum(occupied_bed_days) / sum(open_bed_days) "
+        "from marts.mart_bed_utilization where month between date '2024-01-01' "
+        "and date '2024-12-01'",
+    )
+    assert worst <= 1.22
+    assert 0.65 <= year <= 0.90

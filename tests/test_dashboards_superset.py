@@ -75,17 +75,17 @@ def make_warehouse(tmp: Path) -> Path:
 
 def validate_days(tmp: Path, wh: Path, days: list[date]) -> None:
     """GX on both layers for ``days``, recorded as the pipeline does (the 数据质量 trend charts).
-    The middle day gets a few broken raw rows first (after the build: the marts stay as they
-    are), so the failure charts have something to show."""
+    On the middle day the wards' census reports more discharges than the discharge records hold
+    (changed after the build: the marts stay as they are), so the failure charts have something
+    to show."""
     from grassroots import quality
 
     runner = quality.Runner(root=tmp / "gx", docs=tmp / "data_docs")
     for k, bd in enumerate(days):
         if k == 1:
             with duckdb.connect(str(wh)) as con:
-                con.execute("UPDATE raw.outpatient_visits SET total_fee = -1 WHERE _business_date = ?"
-                            " AND visit_id IN (SELECT visit_id FROM raw.outpatient_visits"
-                            " WHERE _business_date = ? LIMIT 5)", [bd, bd])
+                con.execute("UPDATE raw.bed_census SET discharges = discharges + 20"
+                            " WHERE _business_date = ?", [bd])
         for validate in (quality.validate_raw, quality.validate_marts):
             quality.record(wh, validate(wh, bd, runner=runner))
 

@@ -26,6 +26,11 @@ HOUR = 3600
 ADMIT_HOURS = (7 * HOUR, 22 * HOUR)
 DAY_CASE_SECONDS = (1800, 3 * HOUR)
 DISCHARGE_HOURS = (8 * HOUR, 16 * HOUR)
+# 加床: a full ward puts up extra beds up to this share of its approved beds; beyond it, patients
+# wait for a bed (an arrived referral at most REFERRAL_WAIT_DAYS, then it is admitted anyway).
+# Without a limit, the small wards of a small region drew months at 150 % of their beds.
+EXTRA_BEDS = 1.2
+REFERRAL_WAIT_DAYS = 7
 STAY_COLUMNS = (
     ("ward", np.int64),
     ("res", np.int64),
@@ -51,11 +56,16 @@ class Wards:
     pool_cum: dict[str, np.ndarray]  # their cumulative admission weights
     adm_mean: float  # mean day factor of admissions over a year
     credit: np.ndarray = field(init=False)  # referral admissions to offset
+    capacity: np.ndarray = field(init=False)  # beds with the extra ones
+    waiting: np.ndarray = field(init=False)  # ordinary admissions waiting for a bed
     stays: dict[str, np.ndarray] = field(init=False)
     referral_dx: dict[str, str] = field(default_factory=dict)  # diagnosis a referral came with
+    referral_waited: dict[str, int] = field(default_factory=dict)  # days a referral waited
 
     def __post_init__(self) -> None:
         self.credit = np.zeros(len(self.fac), np.int64)
+        self.capacity = np.floor(self.beds * EXTRA_BEDS).astype(np.int64)
+        self.waiting = np.zeros(len(self.fac), np.int64)
         self.stays = {k: np.zeros(0, t) for k, t in STAY_COLUMNS}
 
 
@@ -187,31 +197,60 @@ def inpatient_day(
 
 
 def _admit(world: World, wards: Wards, queue: ReferralQueue, day: date) -> dict[str, np.ndarray]:
-    """The day's new stays: Poisson admissions per ward, of which arrived inpatient referrals
-    take the place of ordinary ones, keeping the long-run rate."""
+    """The day's new stays: Poisson admissions per ward plus yesterday's waiting ones, of which
+    arrived inpatient referrals take the place of ordinary ones, keeping the long-run rate.  An
+    ordinary patient who would stay the night finds a bed only while the ward is under its
+    capacity (extra beds included); the others wait for the next day."""
     rng = world.rng
-    n_adm = rng.poisson(wards.lam * calendar.admission_factor(day) / wards.adm_mean)
+    n_adm = rng.poisson(wards.lam * calendar.admission_factor(day) / wards.adm_mean) + wards.waiting
+    st = wards.stays
+    # beds the stays already in the wards hold tonight (those leaving today free theirs)
+    staying = st["dis"].astype("datetime64[D]") > d64(day)
+    room = wards.capacity - np.bincount(st["ward"][staying], minlength=len(wards.fac))
     ref_ward, ref_res, ref_id = [], [], []
     for f, res, rid, dxc in queue.admissions.pop(day_number(day), []):
         in_fac = np.flatnonzero(wards.fac == f)
         if len(in_fac) == 0:
             continue
-        ref_ward.append(in_fac[0])
+        k = in_fac[np.argmax(room[in_fac])]  # the facility's ward with the most room
+        if room[k] <= 0 and wards.referral_waited.get(rid, 0) < REFERRAL_WAIT_DAYS:
+            wards.referral_waited[rid] = wards.referral_waited.get(rid, 0) + 1
+            queue.admissions[day_number(day) + 1].append((f, res, rid, dxc))
+            continue
+        wards.referral_waited.pop(rid, None)
+        room[k] -= 1
+        ref_ward.append(k)
         ref_res.append(res)
         ref_id.append(rid)
         if dxc:
             wards.referral_dx[rid] = dxc
-        wards.credit[in_fac[0]] += 1
+        wards.credit[k] += 1
     use = np.minimum(wards.credit, n_adm)
     n_adm -= use
     wards.credit -= use
+    cal = world.cal
     ordinary = np.repeat(np.arange(len(n_adm)), n_adm)
-    ward = np.concatenate([ordinary, np.array(ref_ward, np.int64)])
+    o_nights = _nights(wards.nights[ordinary], rng, cal.nights_shape, cal.day_case_share)
+    # overnight patients in arrival order within each ward (np.repeat keeps wards sorted)
+    over = np.flatnonzero(o_nights > 0)
+    w_over = ordinary[over]
+    rank = np.arange(len(over)) - np.searchsorted(w_over, w_over, "left")
+    turned_away = over[rank >= np.maximum(room[w_over], 0)]
+    # the waiting list is at most a ward's capacity long; patients beyond it go elsewhere
+    wards.waiting = np.minimum(
+        np.bincount(ordinary[turned_away], minlength=len(n_adm)), wards.capacity
+    )
+    keep = np.ones(len(ordinary), bool)
+    keep[turned_away] = False
+    ordinary, o_nights = ordinary[keep], o_nights[keep]
+    ref_ward_a = np.array(ref_ward, np.int64)
+    ward = np.concatenate([ordinary, ref_ward_a])
     m = len(ward)
     res = np.concatenate([_patients(world, wards, ordinary), np.array(ref_res, np.int64)])
     admit = np.datetime64(day, "s") + rng.integers(*ADMIT_HOURS, m).astype("timedelta64[s]")
-    cal = world.cal
-    nights = _nights(wards.nights[ward], rng, cal.nights_shape, cal.day_case_share)
+    nights = np.concatenate(
+        [o_nights, _nights(wards.nights[ref_ward_a], rng, cal.nights_shape, cal.day_case_share)]
+    )
     last_night = (d64(day) + nights.astype("timedelta64[D]")).astype("datetime64[s]")
     dis = np.where(
         nights == 0,
