@@ -42,6 +42,9 @@ def test_bench_runs_on_a_tiny_region(tmp_path, monkeypatch):
         return (bench.START + timedelta(days=n)).isoformat()
 
     assert saved["sizes"][0]["residents"] == 2000
+    # the stages' libraries were read before the first size, as the scan's files are
+    assert saved["code_warm_up_seconds"] > 0 and "libraries are read once" in (
+        out / "results.md").read_text()
     s = saved["sizes"][0]
     assert s["scan"]["rows"] > 0 and s["scan"]["seconds"] > 0
     assert len(s["scan"]["runs"]) == 3 and min(s["scan"]["runs"]) <= s["scan"]["seconds"]
