@@ -11,6 +11,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -275,3 +276,30 @@ def test_a_second_run_exits_at_once_while_the_first_ones_dbt_builds(env: Env) ->
         rest = first.communicate(timeout=900)[0]
     assert first.returncode == 0, rest
     assert "dbt build: marts built and tested" in rest
+
+
+def test_the_dags_validation_and_publish_wait_for_a_run_in_progress(tmp_path: Path) -> None:
+    """The DAG's tasks are separate processes: its validation (which records its result) and
+    its publish take the run lock too, so a run started by hand is not interleaved with them."""
+    from grassroots.lock import WarehouseBusy
+    from grassroots.quality import steps
+    from grassroots.settings import Settings
+
+    s = Settings(home=tmp_path, landing=tmp_path / "landing", warehouse=tmp_path / "w.duckdb",
+                 serving=tmp_path / "serving.duckdb", gx_dir=tmp_path / "gx",
+                 data_docs=tmp_path / "docs")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pathlib import Path; "
+         "from grassroots.lock import writer_lock\n"
+         f"with writer_lock(Path({str(s.warehouse)!r})):\n"
+         "    print('held', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(WarehouseBusy, match=f"pid {holder.pid}"):
+            steps.run_publish(s)
+        with pytest.raises(WarehouseBusy, match=f"pid {holder.pid}"):
+            steps.validate("raw", s.warehouse, date(2025, 3, 1), runner=None)
+    finally:
+        holder.communicate("", timeout=30)
+    assert not s.serving.exists()

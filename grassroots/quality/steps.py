@@ -94,12 +94,15 @@ def _runner(s: Settings):
 
 def validate(layer: str, warehouse: Path, bd: date, runner) -> QualityResult:
     """Validate one layer (``raw`` or ``marts``) of a business date and record the result in
-    ``audit.validation_*`` (after validation closed its read-only connection)."""
+    ``audit.validation_*`` (after validation closed its read-only connection).  Under the
+    warehouse's run lock: a run started by hand between the DAG's tasks waits its turn."""
+    from grassroots.lock import writer_lock
     from grassroots.quality.history import record
     from grassroots.quality.runner import validate_marts, validate_raw
 
-    res = (validate_raw if layer == "raw" else validate_marts)(warehouse, bd, runner=runner)
-    record(warehouse, res)
+    with writer_lock(warehouse):
+        res = (validate_raw if layer == "raw" else validate_marts)(warehouse, bd, runner=runner)
+        record(warehouse, res)
     log.info(res.summary())
     for f in res.failures + res.warnings:
         log.warning("%s %s %s: %s", f.severity, f.check_id, f.category, f.observed)
@@ -109,9 +112,11 @@ def validate(layer: str, warehouse: Path, bd: date, runner) -> QualityResult:
 
 
 def publish(warehouse: Path, serving: Path) -> Path:
+    from grassroots.lock import writer_lock
     from grassroots.publish import publish_serving
 
-    out = publish_serving(warehouse, serving)
+    with writer_lock(warehouse):  # the copy is of one run's warehouse, not of a run half-way
+        out = publish_serving(warehouse, serving)
     log.info("serving copy published: %s", out)
     return out
 
