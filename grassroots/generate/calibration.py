@@ -164,6 +164,10 @@ class Calibration:
     admission_rate_by_age_band: tuple[float, ...] = (1.0, 0.4, 0.7, 1.0, 1.6, 2.5, 3.5)
     # assumed: days simulated before the window so wards start at their stationary occupancy
     warm_up_days: int = 90
+    # assumed: a full ward puts up extra beds (加床) up to this share of its approved beds; beyond
+    # it patients wait for a bed, an arrived referral at most referral_wait_days
+    extra_beds: float = 1.2
+    referral_wait_days: int = 7
 
     # ---- inpatient fees and outcomes -------------------------------------------------------------
     # assumed: cost per inpatient day by level

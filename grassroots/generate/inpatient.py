@@ -26,11 +26,6 @@ HOUR = 3600
 ADMIT_HOURS = (7 * HOUR, 22 * HOUR)
 DAY_CASE_SECONDS = (1800, 3 * HOUR)
 DISCHARGE_HOURS = (8 * HOUR, 16 * HOUR)
-# 加床: a full ward puts up extra beds up to this share of its approved beds; beyond it, patients
-# wait for a bed (an arrived referral at most REFERRAL_WAIT_DAYS, then it is admitted anyway).
-# Without a limit, the small wards of a small region drew months at 150 % of their beds.
-EXTRA_BEDS = 1.2
-REFERRAL_WAIT_DAYS = 7
 STAY_COLUMNS = (
     ("ward", np.int64),
     ("res", np.int64),
@@ -55,8 +50,10 @@ class Wards:
     pools: dict[str, np.ndarray]  # residents each pool admits from
     pool_cum: dict[str, np.ndarray]  # their cumulative admission weights
     adm_mean: float  # mean day factor of admissions over a year
+    # beds with the extra ones (加床): beyond them patients wait (without a limit, the small
+    # wards of a small region drew months at 150 % of their beds)
+    capacity: np.ndarray
     credit: np.ndarray = field(init=False)  # referral admissions to offset
-    capacity: np.ndarray = field(init=False)  # beds with the extra ones
     waiting: np.ndarray = field(init=False)  # ordinary admissions waiting for a bed
     stays: dict[str, np.ndarray] = field(init=False)
     referral_dx: dict[str, str] = field(default_factory=dict)  # diagnosis a referral came with
@@ -64,7 +61,6 @@ class Wards:
 
     def __post_init__(self) -> None:
         self.credit = np.zeros(len(self.fac), np.int64)
-        self.capacity = np.floor(self.beds * EXTRA_BEDS).astype(np.int64)
         self.waiting = np.zeros(len(self.fac), np.int64)
         self.stays = {k: np.zeros(0, t) for k, t in STAY_COLUMNS}
 
@@ -97,6 +93,7 @@ def build_wards(world: World, queue: ReferralQueue) -> Wards:
         fac=np.array(wf, dtype=np.int64),
         dept=np.array(wd, dtype=object),
         beds=np.array(wb, dtype=np.int64),
+        capacity=np.floor(np.array(wb) * cal.extra_beds).astype(np.int64),
         lam=np.array(wl),
         nights=np.array(wn),
         level=np.array(
@@ -213,7 +210,7 @@ def _admit(world: World, wards: Wards, queue: ReferralQueue, day: date) -> dict[
         if len(in_fac) == 0:
             continue
         k = in_fac[np.argmax(room[in_fac])]  # the facility's ward with the most room
-        if room[k] <= 0 and wards.referral_waited.get(rid, 0) < REFERRAL_WAIT_DAYS:
+        if room[k] <= 0 and wards.referral_waited.get(rid, 0) < world.cal.referral_wait_days:
             wards.referral_waited[rid] = wards.referral_waited.get(rid, 0) + 1
             queue.admissions[day_number(day) + 1].append((f, res, rid, dxc))
             continue
