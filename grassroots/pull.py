@@ -252,6 +252,7 @@ def pull_folder(fs, source: Source, remote_dir: str, bd: date, code: str,
         f["bytes"] = (stage / f["file"]).stat().st_size
     _write_file(stage / "manifest.json", raw)  # the manifest last
     install(stage, final)
+    _prune(stage.parent, landing / ".pull" / "stage")
     return {"facility_code": code, "business_date": bd.isoformat(), "delivery_version": version,
             "status": "pulled", "detail": f"{len(files)} files, {copied} bytes transferred",
             "manifest_sha256": hashlib.sha256(raw).hexdigest(), "files": files,
@@ -285,7 +286,20 @@ def pull_reference(fs, source: Source, landing: Path) -> list[dict]:
                                                         "bytes": local.stat().st_size}],
                     "bytes": local.stat().st_size, "remote": remote,
                     "landing_path": str(local), "pulled_at": _now().isoformat()})
+    _prune(stage, landing / ".pull" / "stage")
     return out
+
+
+def _prune(folder: Path, top: Path) -> None:
+    """Remove ``folder`` and its parents below ``top`` while they are empty: a staging folder
+    whose delivery was installed leaves nothing behind (a folder another poke is filling is not
+    empty, and is kept)."""
+    while folder != top and top in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (or already gone): the rest of the way up is kept
+            return
+        folder = folder.parent
 
 
 def _folders(fs, source: Source, dates: list[date] | None) -> list[tuple[str, date, str]]:

@@ -168,6 +168,9 @@ def test_complete_pull_source_down_and_nothing_twice(servers, tmp_path):
             c = filecmp.dircmp(f, landing / "extracts" / d.name / f.name)
             assert not c.left_only and not c.right_only and not c.diff_files, f
     assert not list(landing.glob(".pull/stage/**/*.part"))
+    # installed deliveries leave no staging folders behind
+    assert not [p for p in landing.glob(".pull/stage/**") if p.is_dir() and not any(p.iterdir())
+                and p != landing / ".pull" / "stage"]
     # recorded: one row per folder and per reference file, the checksums of the manifests
     rows = _sql(warehouse, "SELECT source, facility_code, business_date, delivery_version, "
                 "manifest_sha256, files FROM audit.pulls WHERE status = 'pulled'")
