@@ -294,7 +294,7 @@ def _prune(folder: Path, top: Path) -> None:
     """Remove ``folder`` and its parents below ``top`` while they are empty: a staging folder
     whose delivery was installed leaves nothing behind (a folder another poke is filling is not
     empty, and is kept)."""
-    while folder != top and top in folder.parents:
+    while top in folder.parents:
         try:
             folder.rmdir()
         except OSError:  # not empty (or already gone): the rest of the way up is kept

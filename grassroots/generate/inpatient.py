@@ -51,7 +51,7 @@ class Wards:
     pool_cum: dict[str, np.ndarray]  # their cumulative admission weights
     adm_mean: float  # mean day factor of admissions over a year
     # beds with the extra ones (加床): beyond them patients wait (without a limit, the small
-    # wards of a small region drew months at 150 % of their beds)
+    # wards of a small region would draw months at 150 % of their beds)
     capacity: np.ndarray
     credit: np.ndarray = field(init=False)  # referral admissions to offset
     waiting: np.ndarray = field(init=False)  # ordinary admissions waiting for a bed
@@ -197,7 +197,8 @@ def _admit(world: World, wards: Wards, queue: ReferralQueue, day: date) -> dict[
     """The day's new stays: Poisson admissions per ward plus yesterday's waiting ones, of which
     arrived inpatient referrals take the place of ordinary ones, keeping the long-run rate.  An
     ordinary patient who would stay the night finds a bed only while the ward is under its
-    capacity (extra beds included); the others wait for the next day."""
+    capacity (extra beds included); the others wait for the next day, as does an arrived referral
+    that finds no ward of its facility with room, until it has waited referral_wait_days."""
     rng = world.rng
     n_adm = rng.poisson(wards.lam * calendar.admission_factor(day) / wards.adm_mean) + wards.waiting
     st = wards.stays
