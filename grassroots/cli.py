@@ -270,6 +270,15 @@ def _reports_setup(superset_home: Path, serving: Path) -> None:
         console.print(f"[yellow]reports and alerts not running:[/yellow] {escape(str(e))}")
 
 
+@app.command()
+def stop() -> None:
+    """Stop what the demo left running: Superset, the reports' worker and beat, the mailbox."""
+    from grassroots.superset.reports import stop_all
+
+    stopped = stop_all(_home() / "superset")
+    console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
 @app.command("reports")
 def reports_cmd(
     run: Annotated[str | None, typer.Option(help="Send this report or alert now (its key).")] = None,

@@ -125,11 +125,17 @@ def test_superset_mail_settings_are_the_data_quality_messages():
     assert cfg["CELERY_CONFIG"].task_default_queue == "q"
 
 
-def test_the_demo_mailbox_keeps_a_mail(tmp_path):
+def test_the_demo_mailbox_keeps_a_mail_and_grassroots_stop_stops_it(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from grassroots.cli import app
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    folder = reports.start_mailsink(tmp_path, port)
+    home = tmp_path / "superset"  # where the demo keeps Superset's processes
+    home.mkdir()
+    folder = reports.start_mailsink(home, port)
     try:
         msg = EmailMessage()
         msg["Subject"], msg["From"], msg["To"] = "周报", "a@x", "b@x"
@@ -142,7 +148,11 @@ def test_the_demo_mailbox_keeps_a_mail(tmp_path):
         [eml] = folder.glob("*.eml")
         assert b"b@x" in eml.read_bytes()
     finally:
-        assert "mailsink" in reports.stop_workers(tmp_path)
+        monkeypatch.setenv("GRASSROOTS_HOME", str(tmp_path))
+        stopped = CliRunner().invoke(app, ["stop"])
+        assert stopped.exit_code == 0 and "stopped: mailsink" in stopped.output, stopped.output
+        assert "nothing was running" in CliRunner().invoke(app, ["stop"]).output
+        assert not (home / "mailsink.pid").exists()
 
 
 def test_robot_webhooks_get_their_own_message():

@@ -333,3 +333,28 @@ def test_unreachable_smtp_is_an_error_in_the_log_not_a_dead_worker(rs):
     assert entry["state"] == "Error", entry
     assert "Connection refused" in (entry["error_message"] or "") or "111" in (entry["error_message"] or ""), entry
     assert rs.run("smtp_probe")["state"] == "Success"  # the same worker, once the server is back
+
+
+def _group_alive(pgid: int) -> list[int]:
+    """Processes (not zombies) of a process group."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append(int(stat.parent.name))
+    return alive
+
+
+def test_stop_all_leaves_nothing_running(rs):
+    """Last in this module: what `grassroots stop` calls stops the server, the worker (with its
+    pool) and the beat, and a second call finds nothing."""
+    pids = {name: int((rs.home / name).read_text())
+            for name in ("superset.pid", "celery-worker.pid", "celery-beat.pid")}
+    assert all(_group_alive(p) for p in pids.values()), pids
+    assert set(reports.stop_all(rs.home)) == {"superset", "worker", "beat"}
+    assert {n: _group_alive(p) for n, p in pids.items()} == {n: [] for n in pids}
+    assert not any((rs.home / n).exists() for n in pids)
+    assert reports.stop_all(rs.home) == []

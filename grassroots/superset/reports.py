@@ -37,6 +37,9 @@ from grassroots.superset.manage import (
     run_inside,
     superset_env,
 )
+from grassroots.superset.manage import (
+    stop as stop_server,
+)
 
 REPORTS_YML = ROOT / "dashboards" / "reports.yml"
 INSIDE = Path(__file__).with_name("_reports_inside.py")
@@ -353,6 +356,12 @@ def stop_workers(home: Path, timeout: float = 20) -> list[str]:
             stopped.append(role)
         pidfile.unlink(missing_ok=True)
     return stopped
+
+
+def stop_all(home: Path) -> list[str]:
+    """Stop everything started under ``home``: the worker, beat and mailbox, then the Superset
+    server; returns what was running."""
+    return stop_workers(home) + (["superset"] if stop_server(home) else [])
 
 
 DEMO_SMTP_PORT = 2525
