@@ -257,6 +257,8 @@ def demo(
         _reports_setup(home / "superset", serving)
     console.rule("done")
     console.print(f"warehouse: {warehouse}\nserving copy: {serving}\nlanding zone: {landing}")
+    if dashboards:
+        console.print("stop the dashboards and the reports' workers: uv run grassroots stop")
 
 
 def _reports_setup(superset_home: Path, serving: Path) -> None:
