@@ -4,6 +4,12 @@ dbt runs in a subprocess of this virtualenv's ``dbt`` executable, not in-process
 its DuckDB connection open for the life of the process, and a later ``duckdb.connect`` of the same
 file from the caller (the loader, the validations) would then fail with "Can't open a connection
 to same database file with a different configuration".
+
+dbt runs in the warehouse's folder and is given the file's bare name, so that its profile, and
+with it dbt's saved parse (``partial_parse.msgpack``), is the same for every warehouse of that
+name: the parse of one serves the first build of another (kept in ``<home>/dbt-parse``) instead
+of a full parse of the project.  dbt checks the saved parse against the project's files, the
+profile, the variables and its own version, and parses again whatever changed.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grassroots.settings import DBT_DIR, duckdb_memory_limit
+from grassroots.settings import DBT_DIR, duckdb_memory_limit, home
 
 
 class DbtError(RuntimeError):
@@ -40,10 +46,30 @@ def work_dir(warehouse: Path) -> Path:
     return warehouse.with_name(warehouse.name + ".dbt")
 
 
+def shared_parse(warehouse: Path, target: str = "duckdb") -> Path:
+    """The saved parse shared by the warehouses of this name (and memory limit: both are in the
+    profile dbt checks)."""
+    return home() / "dbt-parse" / f"{target}-{Path(warehouse).name}-{duckdb_memory_limit()}.msgpack"
+
+
+def _copy(src: Path, dest: Path) -> None:
+    """Best effort (a read-only or full disk only costs a full parse): via a temporary file, so
+    that a build reading ``dest`` never sees half of it."""
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}")
+        shutil.copy2(src, tmp)  # with its time: a parse copied in is not newer than the shared one
+        os.replace(tmp, dest)
+    except OSError:
+        pass
+
+
 def _run(args: list[str], warehouse: Path, target: str = "duckdb") -> str:
+    warehouse = Path(warehouse).resolve()
     work = work_dir(warehouse)
     env = dict(os.environ)
-    env["GRASSROOTS_WAREHOUSE"] = str(Path(warehouse).resolve())
+    # relative to dbt's working folder, the warehouse's own (see the module's docstring)
+    env["GRASSROOTS_WAREHOUSE"] = warehouse.name
     env["GRASSROOTS_DUCKDB_MEMORY_LIMIT"] = duckdb_memory_limit()
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
     cmd = [
@@ -60,8 +86,14 @@ def _run(args: list[str], warehouse: Path, target: str = "duckdb") -> str:
         "--log-path",
         str(work / "logs"),
     ]
-    proc = subprocess.run(cmd, cwd=DBT_DIR, env=env, capture_output=True, text=True)
+    saved, shared = work / "target" / "partial_parse.msgpack", shared_parse(warehouse, target)
+    if not saved.exists() and shared.is_file():
+        _copy(shared, saved)
+    proc = subprocess.run(cmd, cwd=warehouse.parent, env=env, capture_output=True, text=True)
     output = proc.stdout + proc.stderr
+    if proc.returncode == 0 and saved.is_file() and (
+            not shared.is_file() or saved.stat().st_mtime > shared.stat().st_mtime):
+        _copy(saved, shared)
     if proc.returncode != 0:
         tail = "\n".join(output.strip().splitlines()[-40:])
         raise DbtError(

@@ -1098,8 +1098,9 @@ def test_dbt_runs_within_the_memory_limit_and_keeps_its_parse(tmp_path, monkeypa
     """dbt's DuckDB connection gets its share of GRASSROOTS_MEMORY_LIMIT, and the parse of one
     night is reused the next (target folder beside the warehouse, profile unchanged)."""
     from grassroots import settings
-    from grassroots.build import show, work_dir
+    from grassroots.build import shared_parse, show, work_dir
 
+    monkeypatch.setenv("GRASSROOTS_HOME", str(tmp_path / "home"))  # no parse shared yet
     wh = tmp_path / "w.duckdb"
     duckdb.connect(str(wh)).close()
     monkeypatch.setenv("GRASSROOTS_MEMORY_LIMIT", "1GB")
@@ -1108,6 +1109,17 @@ def test_dbt_runs_within_the_memory_limit_and_keeps_its_parse(tmp_path, monkeypa
     assert (work_dir(wh) / "target" / "partial_parse.msgpack").is_file()
     again = show("select 1 as one", wh)
     assert "full parse" not in again and "Unable to do partial parsing" not in again
+    # a new warehouse of the same name elsewhere starts from that parse (a full parse of the
+    # project costs seconds of every first build)
+    other = tmp_path / "elsewhere" / "w.duckdb"
+    other.parent.mkdir()
+    duckdb.connect(str(other)).close()
+    assert not (work_dir(other) / "target" / "partial_parse.msgpack").exists()
+    assert shared_parse(other).is_file()
+    show("select 2 as two", other)
+    first, log = ((work_dir(w) / "logs" / "dbt.log").read_text() for w in (wh, other))
+    assert "Starting full parse" in first  # the test's own: no parse was shared before it
+    assert "Starting full parse" not in log and "skipping parsing" in log, log[-3000:]
     monkeypatch.delenv("GRASSROOTS_MEMORY_LIMIT")
     default = settings.memory_limit()  # half of this machine's memory
     assert default.endswith("GB") and int(default[:-2]) >= 1
