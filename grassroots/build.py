@@ -14,6 +14,7 @@ profile, the variables and its own version, and parses again whatever changed.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -47,9 +48,11 @@ def work_dir(warehouse: Path) -> Path:
 
 
 def shared_parse(warehouse: Path, target: str = "duckdb") -> Path:
-    """The saved parse shared by the warehouses of this name (and memory limit: both are in the
-    profile dbt checks)."""
-    return home() / "dbt-parse" / f"{target}-{Path(warehouse).name}-{duckdb_memory_limit()}.msgpack"
+    """The saved parse shared by the warehouses of this name and memory limit (both are in the
+    profile dbt checks) built by this project folder (a parse records where its files are)."""
+    project = hashlib.sha256(str(DBT_DIR).encode()).hexdigest()[:12]
+    return home() / "dbt-parse" / (
+        f"{target}-{Path(warehouse).name}-{duckdb_memory_limit()}-{project}.msgpack")
 
 
 def _copy(src: Path, dest: Path) -> None:
