@@ -242,10 +242,25 @@ def stage(name: str, args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_WAREHOUSES = ("long", "short")  # a size's two warehouses, after a long and a short history
+
+
+def _warehouse(wdir: Path, tag: str) -> Path:
+    """A size's warehouse file: <data>/wh-<residents>/<tag>.duckdb (its bare name is what the saved
+    dbt parse is keyed by, so the warm-up parses these very names)."""
+    if tag not in _WAREHOUSES:
+        raise ValueError(f"unknown warehouse {tag!r}")
+    return wdir / f"{tag}.duckdb"
+
+
+def _serving(wh: Path) -> Path:
+    """The read-only file a warehouse's job publishes (the charts are timed on it)."""
+    return wh.with_name(wh.stem + "-serving.duckdb")
+
+
 # What the stages import: read once before the first size, as the raw scan reads its files once
 # before timing them.  Otherwise the first size alone pays for reading the libraries from disk
 # (seconds for Great Expectations alone), which the later sizes do not.
-_WAREHOUSES = ("long", "short")  # a size's two warehouses: <data>/wh-<residents>/<name>.duckdb
 _STAGE_IMPORTS = ("great_expectations", "dbt.cli.main", "dbt.adapters.duckdb", "pandas",
                   "grassroots.ingest", "grassroots.quality", "grassroots.publish")
 
@@ -258,8 +273,8 @@ def warm_code(env: dict[str, str], scratch: Path) -> float:
     scratch.mkdir(parents=True, exist_ok=True)
     code = (f"import importlib\nfor m in {_STAGE_IMPORTS!r}: importlib.import_module(m)\n"
             "from pathlib import Path\nfrom grassroots.build import _run\n"
-            f"for name in {[f'{t}.duckdb' for t in _WAREHOUSES]!r}:\n"
-            f"    _run(['parse'], Path({str(scratch)!r}) / name)")
+            f"for wh in {[str(_warehouse(scratch, t)) for t in _WAREHOUSES]!r}:\n"
+            "    _run(['parse'], Path(wh))")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, capture_output=True,
                    env=env)
     shutil.rmtree(scratch, ignore_errors=True)
@@ -419,8 +434,7 @@ class Bench:
     def job(self, tag: str, landing: Path, wh: Path, *, date_from=None, date_to=None,
             business_date=None) -> dict[str, Any]:
         """The nightly job, stage by stage (the calls of ``run_pipeline`` / the DAG)."""
-        args = {"landing": str(landing), "warehouse": str(wh), "serving": str(wh.with_name(
-            wh.stem + "-serving.duckdb")),
+        args = {"landing": str(landing), "warehouse": str(wh), "serving": str(_serving(wh)),
             "date_from": date_from and date_from.isoformat(),
             "date_to": date_to and date_to.isoformat(),
             "business_date": business_date and business_date.isoformat()}
@@ -456,7 +470,7 @@ class Bench:
 
         self.log(f"[{residents}] full job: {long_h} days in one run")
         # validated like ``grassroots run``: the run's newest business date
-        full = self.job(f"{residents}-long", landing, wdir / "long.duckdb", date_to=end_long,
+        full = self.job(f"{residents}-long", landing, _warehouse(wdir, "long"), date_to=end_long,
                         business_date=end_long)
         entry["full"] = full
         rows = entry["scan"]["rows"]
@@ -484,7 +498,7 @@ class Bench:
         inc: dict[str, Any] = {"history_days": {"short": (end_short - START).days + 1,
                                                 "long": (end_long - START).days + 1}}
         self.log(f"[{residents}] history of {inc['history_days']['short']} days")
-        inc["short_history"] = self.job(f"{residents}-short", landing, wdir / "short.duckdb",
+        inc["short_history"] = self.job(f"{residents}-short", landing, _warehouse(wdir, "short"),
                                         date_to=end_short, business_date=end_short)
         nights = []
         for k in range(1, self.inc_repeats + 1):
@@ -493,7 +507,7 @@ class Bench:
             for tag in order:
                 bd = (end_long if tag == "long" else end_short) + timedelta(days=k)
                 self.log(f"[{residents}] incremental night {k}: {bd} after the {tag} history")
-                job = self.job(f"{residents}-{tag}", landing, wdir / f"{tag}.duckdb", date_to=bd,
+                job = self.job(f"{residents}-{tag}", landing, _warehouse(wdir, tag), date_to=bd,
                                date_from=bd - timedelta(days=7), business_date=bd)
                 job["business_date"] = bd.isoformat()
                 night[f"after_{tag}"] = job
@@ -514,7 +528,7 @@ class Bench:
         """A night that delivers the region's next HEAVY_NIGHT_DAYS business dates at once on top
         of the long history (as a catch-up after an outage, or a data centre's volume in one
         night), with the DAG's call as on any night."""
-        wh = wdir / "long.duckdb"
+        wh = _warehouse(wdir, "long")
         first = end_long + timedelta(days=self.inc_repeats + 1)
         last = START + timedelta(days=days - 1)
         self.log(f"[{residents}] heavy night: {first} … {last} in one run")
@@ -528,7 +542,7 @@ class Bench:
                 "fits": job["total_seconds"] <= HEAVY_NIGHT_MINUTES * 60}
 
     def charts(self, residents: int) -> None:
-        serving = self.data / f"wh-{residents}" / "long-serving.duckdb"
+        serving = _serving(_warehouse(self.data / f"wh-{residents}", "long"))
         self.log(f"[{residents}] chart queries on {serving}")
         res = _run_worker("charts", {"serving": str(serving)}, self.env("charts"))
         res["residents"] = residents

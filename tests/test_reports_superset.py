@@ -187,8 +187,7 @@ def rs(tmp_path_factory):
             reports.start_workers(home)
             yield ctx
         finally:
-            reports.stop_workers(home)
-            manage.stop(home)
+            reports.stop_all(home)
             if ctx is not None:
                 ctx.smtp_off()
 
