@@ -25,6 +25,7 @@ There is no Docker engine here, so the Compose file is proven two ways:
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import secrets
@@ -47,7 +48,7 @@ VENV_BIN = Path(sys.executable).parent
 
 SERVICES = {"postgres", "redis", "airflow-init", "airflow-api-server", "airflow-scheduler",
             "airflow-dag-processor", "airflow-triggerer", "superset-init", "superset",
-            "superset-worker", "superset-beat",
+            "superset-worker", "superset-beat", "superset-sync",
             "minio"}  # minio: the optional S3-compatible store (profile s3)
 AIRFLOW_SERVICES = {"airflow-init", "airflow-api-server", "airflow-scheduler",
                     "airflow-dag-processor", "airflow-triggerer"}
@@ -140,8 +141,9 @@ def test_services_healthchecks_start_order_and_volumes(compose_bin):
         assert dep[name]["postgres"]["condition"] == "service_healthy"
         assert dep[name]["airflow-init"]["condition"] == "service_completed_successfully"
     assert dep["airflow-init"]["postgres"]["condition"] == "service_healthy"
-    assert dep["superset"]["superset-init"]["condition"] == "service_completed_successfully"
-    for name in ("superset", "superset-init"):
+    for name in ("superset", "superset-sync"):
+        assert dep[name]["superset-init"]["condition"] == "service_completed_successfully"
+    for name in ("superset", "superset-init", "superset-sync"):
         assert dep[name]["postgres"]["condition"] == "service_healthy"
         assert dep[name]["redis"]["condition"] == "service_healthy"
     # official images
@@ -153,6 +155,7 @@ def test_services_healthchecks_start_order_and_volumes(compose_bin):
     assert svc["superset"]["build"]["dockerfile"] == "grassroots/deploy/superset.Dockerfile"
     assert svc["airflow-init"]["command"] == ["python", "-m", "grassroots.deploy.airflow_init"]
     assert svc["superset-init"]["command"] == ["python", "-m", "grassroots.deploy.superset_init"]
+    assert svc["superset-sync"]["command"] == ["python", "-m", "grassroots.deploy.superset_sync"]
 
     def mounts(name: str) -> dict[str, tuple[str, bool]]:
         out = {}
@@ -183,7 +186,7 @@ def test_services_healthchecks_start_order_and_volumes(compose_bin):
         assert mounted(name, archive)[0] == "archive"
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"].startswith("http://airflow-api-server:8080/")
     # Superset sees the serving file at the same path (the bundle's database URI), read-only
-    for name in ("superset", "superset-init"):
+    for name in ("superset", "superset-init", "superset-sync"):
         env = svc[name]["environment"]
         assert env["GRASSROOTS_SERVING"] == air["GRASSROOTS_SERVING"]
         m = mounted(name, env["GRASSROOTS_SERVING"])
@@ -227,7 +230,8 @@ def test_the_superset_images_modules_import_from_its_build_context_alone(tmp_pat
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
     proc = subprocess.run(
         [sys.executable, "-c", "import grassroots, grassroots.superset, grassroots.superset.reports,"
-         " grassroots.deploy.superset_init; "
+         " grassroots.deploy.superset_init, grassroots.deploy.superset_sync,"
+         " grassroots.superset.manage; "
          "print(grassroots.__file__)"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)}, capture_output=True,
         text=True)
@@ -504,3 +508,54 @@ def test_superset_on_postgres_imported_the_bundle(native):
     home = Path(native.superset_env["SUPERSET_HOME"])
     assert (home / "superset_config.py").read_text() == (DEPLOY / "superset_config.py").read_text()
     assert native.superset_env["SUPERSET_REDIS_URL"] == f"redis://{PG['host']}:6379"
+
+
+@pytest.mark.slow
+def test_superset_sync_follows_the_published_data(native):
+    """The superset-sync service's pass: a role with row-level security per hospital in the
+    published data, and the schedules of dashboards/reports.yml; then nothing until it changes."""
+    from grassroots.superset import reports
+    from grassroots.superset.manage import hospitals
+
+    db = native.names["superset"]
+    serving = Path(native.superset_env["GRASSROOTS_SERVING"])
+    env = {**native.superset_env, "GRASSROOTS_REPORTS_COMMISSION_TO": "commission@example.test",
+           "GRASSROOTS_REPORTS_ALERT_TO": "alerts@example.test"}
+    cmd = [sys.executable, "-m", "grassroots.deploy.superset_sync", "--once"]
+    first = native.run("superset-sync", cmd, env, timeout=420)
+    assert "schedules" in first.stdout, first.stdout + first.stderr
+    hosp = hospitals(serving)
+    roles = {r for (r,) in _sql(db, "SELECT name FROM ab_role")}
+    assert {"commission_analyst"} | {f"hospital_manager_{h['code']}" for h in hosp} <= roles
+    n_rls = _sql(db, "SELECT count(*) FROM row_level_security_filters")[0][0]
+    assert n_rls >= len(hosp)
+    home = Path(env["SUPERSET_HOME"])
+    users = json.loads((home / "users.json").read_text(encoding="utf-8"))
+    expected = reports.load(reports.REPORTS_YML, users, reports.catalogue_targets(serving), env)
+    assert _sql(db, "SELECT count(*) FROM report_schedule")[0][0] == len(expected) > 0
+    # the same serving file again: no pass (the service looks every minute)
+    again = native.run("superset-sync again", cmd, env, timeout=120)
+    assert "already in step" in again.stdout, again.stdout + again.stderr
+    # a forced pass (as every night's) updates in place: nothing added twice
+    native.run("superset-sync forced", [*cmd, "--force"], env, timeout=420)
+    assert _sql(db, "SELECT count(*) FROM row_level_security_filters")[0][0] == n_rls
+    assert _sql(db, "SELECT count(*) FROM report_schedule")[0][0] == len(expected)
+
+
+def test_superset_sync_sees_a_new_serving_file_or_new_recipients(tmp_path, monkeypatch):
+    """What makes the superset-sync service run a pass: the serving file, dashboards/reports.yml
+    and the recipients' variables; nothing else in the environment."""
+    from grassroots.deploy.superset_sync import _identity
+
+    serving = tmp_path / "serving.duckdb"
+    assert _identity(serving) is None  # not published yet: nothing to sync
+    serving.write_bytes(b"x")
+    monkeypatch.delenv("GRASSROOTS_REPORTS_COMMISSION_TO", raising=False)
+    first = _identity(serving)
+    monkeypatch.setenv("SOMETHING_ELSE", "1")
+    assert _identity(serving) == first
+    monkeypatch.setenv("GRASSROOTS_REPORTS_COMMISSION_TO", "commission@example.test")
+    second = _identity(serving)
+    assert second != first
+    serving.write_bytes(b"xy")  # republished
+    assert _identity(serving) not in (first, second)

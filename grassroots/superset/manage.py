@@ -172,7 +172,9 @@ def superset_env(home: Path) -> dict[str, str]:
         "SUPERSET_CONFIG_PATH": str(home / "superset_config.py"),
         "SUPERSET_HOME": str(home),
         "FLASK_APP": "superset.app:create_app()",
-        "PYTHONPATH": "",
+        # the pipeline's paths stay out; the package's own folder is in, for the configurations'
+        # grassroots.deploy imports (Alerts & Reports)
+        "PYTHONPATH": str(ROOT),
         "SUPERSET_LOG_LEVEL": "warning",
     })
     env.pop("VIRTUAL_ENV", None)
