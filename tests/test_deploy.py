@@ -219,7 +219,8 @@ def test_dockerfiles_copy_what_exists_and_pin_the_locks():
 
 
 def test_the_superset_images_modules_import_from_its_build_context_alone(tmp_path):
-    """What the image runs (init job, reports sync) imports nothing its .dockerignore leaves out."""
+    """What the image runs (init job, superset-sync) imports and reads nothing its .dockerignore
+    leaves out: the roles' row-level security and dashboards are the same as from the checkout."""
     import shutil
 
     allowed = [line[1:] for line in (DEPLOY / "superset.Dockerfile.dockerignore").read_text()
@@ -231,12 +232,19 @@ def test_the_superset_images_modules_import_from_its_build_context_alone(tmp_pat
     proc = subprocess.run(
         [sys.executable, "-c", "import grassroots, grassroots.superset, grassroots.superset.reports,"
          " grassroots.deploy.superset_init, grassroots.deploy.superset_sync,"
-         " grassroots.superset.manage; "
-         "print(grassroots.__file__)"],
+         " grassroots.deploy.ui_config, grassroots.superset.manage; "
+         "from grassroots.superset.authoring import DASHBOARDS, used_datasets; "
+         "print(grassroots.__file__); print(sorted(d.slug for d in DASHBOARDS)); "
+         "print(sorted(d.table_name for d in used_datasets() if d.rls))"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)}, capture_output=True,
         text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip() == str(tmp_path / "grassroots" / "__init__.py")
+    from grassroots.superset.authoring import DASHBOARDS, used_datasets
+
+    path, slugs, rls = proc.stdout.strip().splitlines()
+    assert path == str(tmp_path / "grassroots" / "__init__.py")
+    assert slugs == str(sorted(d.slug for d in DASHBOARDS)) and DASHBOARDS
+    assert rls == str(sorted(d.table_name for d in used_datasets() if d.rls)) and rls != "[]"
 
 
 def test_superset_config_matches_the_demo_settings():
@@ -260,7 +268,7 @@ def test_superset_config_matches_the_demo_settings():
     from grassroots.superset.reports import config_block
 
     demo = settings(CONFIG_TEMPLATE.format(secret_path=str(secret), sqlite_uri="sqlite://",
-                                           port=8088) + config_block(Path("/tmp/home"), 8088), {})
+                                           root=str(REPO), port=8088) + config_block(Path("/tmp/home"), 8088), {})
     env = {"SUPERSET_SECRET_KEY": "k", "GRASSROOTS_SUPERSET_DB_URI": "postgresql://x/y",
            "SUPERSET_REDIS_URL": "redis://:p@redis:6379"}
     deploy = settings((DEPLOY / "superset_config.py").read_text(encoding="utf-8"), env)

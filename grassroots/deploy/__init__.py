@@ -4,7 +4,11 @@
 * ``postgres-init.sh``: the Airflow and Superset metadata roles and databases.
 * ``airflow_init``: ``python -m grassroots.deploy.airflow_init`` (the ``airflow-init`` job).
 * ``superset_init``: ``python -m grassroots.deploy.superset_init`` (the ``superset-init`` job).
-* ``superset_config.py``: Superset's configuration, everything from the environment.
+* ``superset_sync``: ``python -m grassroots.deploy.superset_sync`` (the ``superset-sync`` service:
+  roles and schedules in step with each published serving file).
+* ``superset_config.py``: Superset's configuration, everything from the environment; with
+  ``ui_config`` (the UI and security settings) and ``reports_config`` (Alerts & Reports), which
+  the demo's generated configuration reads too.
 * ``envfile``: ``python3 -m grassroots.deploy.envfile .env`` fills each CHANGE_ME with a secret.
 
 Standard library only (the Superset image imports this package without the pipeline's

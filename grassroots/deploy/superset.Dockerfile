@@ -29,6 +29,9 @@ COPY --chown=superset:superset grassroots/superset /opt/grassroots/grassroots/su
 COPY --chown=superset:superset grassroots/deploy /opt/grassroots/grassroots/deploy
 COPY --chown=superset:superset dashboards/assets /opt/grassroots/dashboards/assets
 COPY --chown=superset:superset dashboards/reports.yml /opt/grassroots/dashboards/reports.yml
+# the dashboards' specs and the metric catalogue: the roles' row-level security (superset-sync)
+COPY --chown=superset:superset dashboards/specs /opt/grassroots/dashboards/specs
+COPY --chown=superset:superset dbt/seeds/metric_catalogue.csv /opt/grassroots/dbt/seeds/metric_catalogue.csv
 
 # grassroots.deploy.superset_init imports from here; the web server ignores it
 ENV PYTHONPATH=/app/pythonpath:/opt/grassroots

@@ -1,32 +1,21 @@
 # Superset configuration for the Compose deployment (copied to $SUPERSET_HOME/superset_config.py by
 # grassroots.deploy.superset_init; SUPERSET_CONFIG_PATH points there). Every secret and address
-# comes from the environment; the UI settings match the demo's (grassroots.superset.manage).
+# comes from the environment; the UI settings are the demo's (grassroots/deploy/ui_config.py).
 import os
 
 SECRET_KEY = os.environ["SUPERSET_SECRET_KEY"]
 SQLALCHEMY_DATABASE_URI = os.environ["GRASSROOTS_SUPERSET_DB_URI"]
 
-BABEL_DEFAULT_LOCALE = "zh"
-LANGUAGES = {
-    "zh": {"flag": "cn", "name": "简体中文"},
-    "en": {"flag": "us", "name": "English"},
-}
-FEATURE_FLAGS = {
-    "DASHBOARD_RBAC": True,
-    "ENABLE_TEMPLATE_PROCESSING": True,
-    "DASHBOARD_CROSS_FILTERS": True,
-    "DRILL_BY": True,
-    "DRILL_TO_DETAIL": True,
-    "DASHBOARD_VIRTUALIZATION": False,
-    "ROW_LEVEL_SECURITY": True,
-}
-ROW_LEVEL_SECURITY = True
-PREVENT_UNSAFE_DB_CONNECTIONS = False  # the DuckDB serving file is a local path
+# The UI and security settings, row-level security among them, are the demo's. Required: the
+# image puts /opt/grassroots on PYTHONPATH (and grassroots.superset.manage does so natively).
+from grassroots.deploy.ui_config import settings as _ui_settings  # noqa: E402
+
+_ui = _ui_settings()
+globals().update(_ui)
+FEATURE_FLAGS = _ui["FEATURE_FLAGS"]  # Alerts & Reports add theirs below
+
 SUPERSET_WEBSERVER_PORT = 8088
 TALISMAN_ENABLED = os.environ.get("SUPERSET_TALISMAN_ENABLED", "false").lower() == "true"
-WTF_CSRF_ENABLED = True
-SQLLAB_CTAS_NO_LIMIT = True
-SUPERSET_LOAD_EXAMPLES = False
 ENABLE_PROXY_FIX = True  # behind a reverse proxy that sets X-Forwarded-*
 
 # Redis: metadata cache, chart-data cache, filter state, explore state, rate limits.

@@ -122,28 +122,14 @@ import os
 
 SECRET_KEY = open({secret_path!r}).read().strip()
 SQLALCHEMY_DATABASE_URI = os.environ.get("GRASSROOTS_SUPERSET_DB_URI") or {sqlite_uri!r}
-BABEL_DEFAULT_LOCALE = "zh"
-LANGUAGES = {{
-    "zh": {{"flag": "cn", "name": "简体中文"}},
-    "en": {{"flag": "us", "name": "English"}},
-}}
-FEATURE_FLAGS = {{
-    "DASHBOARD_RBAC": True,
-    "ENABLE_TEMPLATE_PROCESSING": True,
-    "DASHBOARD_CROSS_FILTERS": True,
-    "DRILL_BY": True,
-    "DRILL_TO_DETAIL": True,
-    "DASHBOARD_VIRTUALIZATION": False,
-    "ROW_LEVEL_SECURITY": True,
-}}
-ROW_LEVEL_SECURITY = True
-PREVENT_UNSAFE_DB_CONNECTIONS = False
+# UI and security settings: grassroots/deploy/ui_config.py (the Compose configuration's too)
+import sys as _sys
+_sys.path.insert(0, {root!r})
+from grassroots.deploy.ui_config import settings as _ui_settings
+globals().update(_ui_settings())
 SUPERSET_WEBSERVER_PORT = {port}
 RATELIMIT_STORAGE_URI = "memory://"
 TALISMAN_ENABLED = False
-WTF_CSRF_ENABLED = True
-SQLLAB_CTAS_NO_LIMIT = True
-SUPERSET_LOAD_EXAMPLES = False
 CACHE_CONFIG = {{"CACHE_TYPE": "NullCache"}}
 DATA_CACHE_CONFIG = {{"CACHE_TYPE": "NullCache"}}
 '''
@@ -159,7 +145,7 @@ def write_config(home: Path, port: int = DEFAULT_PORT) -> Path:
 
     cfg.write_text(
         CONFIG_TEMPLATE.format(secret_path=str(secret), sqlite_uri=f"sqlite:///{home / 'superset.db'}",
-                               port=port) + config_block(home, port),
+                               root=str(ROOT), port=port) + config_block(home, port),
         encoding="utf-8",
     )
     return cfg
@@ -290,11 +276,15 @@ def configure_security(home: Path, serving: Path, *, venv: Path = VENV,
     """Roles commission_analyst and hospital_manager_<code> (+ RLS filters), demo users."""
     from grassroots.superset.authoring import DASHBOARDS, used_datasets
 
+    rls = [d.table_name for d in used_datasets() if d.rls]
+    if not DASHBOARDS or not rls:  # fail closed: a manager's role without its filters sees all
+        raise SupersetError(f"no dashboard specs under {ROOT / 'dashboards' / 'specs'}: the roles' "
+                            "row-level security cannot be set up")
     hosp = hospitals(serving)
     users = _users(home, hosp, managers)
     cfg = {
         "hospitals": hosp,
-        "rls_datasets": [d.table_name for d in used_datasets() if d.rls],
+        "rls_datasets": rls,
         # the range every dashboard shows (calendar only, no facility data)
         "shared_datasets": [d.table_name for d in used_datasets() if d.key == "period"],
         "hospital_dashboard_slug": HOSPITAL_DASHBOARD,

@@ -246,12 +246,11 @@ def queue_name(home: Path) -> str:
 
 
 def config_block(home: Path, port: int) -> str:
-    """Lines appended to the demo's generated superset_config.py: this module's settings."""
+    """Lines appended to the demo's generated superset_config.py (after its sys.path line, which
+    makes grassroots.deploy importable): this module's settings."""
     redis_url = os.environ.get("GRASSROOTS_REPORTS_REDIS_URL") or DEFAULT_REDIS
     return (
         "\n# Alerts & Reports: grassroots/deploy/reports_config.py (SMTP from GRASSROOTS_SMTP_*)\n"
-        "import sys as _sys\n"
-        f"_sys.path.insert(0, {str(ROOT)!r})\n"
         "from grassroots.deploy.reports_config import settings as _reports_settings\n"
         f"_r = _reports_settings(redis_url={redis_url!r}, base_url='http://127.0.0.1:{port}/',\n"
         f"                       queue={queue_name(home)!r})\n"
