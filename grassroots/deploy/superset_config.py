@@ -43,12 +43,9 @@ else:
 # Alerts & Reports (grassroots/deploy/reports_config.py): the superset-worker and superset-beat
 # services, Celery on Redis database 5, mail through the GRASSROOTS_SMTP_* server of the daily
 # data-quality message, screenshots by the image's Chromium.
-try:  # the image puts /opt/grassroots on PYTHONPATH
-    from grassroots.deploy.reports_config import settings as _reports_settings
-except ImportError:
-    _reports_settings = None
-    os.write(2, b"superset_config: grassroots.deploy is not importable: Alerts & Reports are off\n")
-if _REDIS and _reports_settings is not None:
+from grassroots.deploy.reports_config import settings as _reports_settings  # noqa: E402
+
+if _REDIS:
     _r = _reports_settings(redis_url=f"{_REDIS}/5",
                            base_url=os.environ.get("SUPERSET_WEBDRIVER_BASEURL") or "http://superset:8088/")
     FEATURE_FLAGS.update(_r.pop("FEATURE_FLAGS"))

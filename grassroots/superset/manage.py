@@ -159,7 +159,7 @@ def superset_env(home: Path) -> dict[str, str]:
         "SUPERSET_HOME": str(home),
         "FLASK_APP": "superset.app:create_app()",
         # the pipeline's paths stay out; the package's own folder is in, for the configurations'
-        # grassroots.deploy imports (Alerts & Reports)
+        # grassroots.deploy imports (UI, security, Alerts & Reports settings)
         "PYTHONPATH": str(ROOT),
         "SUPERSET_LOG_LEVEL": "warning",
     })
