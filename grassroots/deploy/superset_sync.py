@@ -50,13 +50,14 @@ def _identity(serving: Path) -> str | None:
     return f"{st.st_size}:{st.st_mtime_ns}:{h.hexdigest()[:16]}"
 
 
-def sync_once(home: Path, serving: Path, venv: Path, *, force: bool = False) -> dict | None:
-    """One pass when the serving file is new or changed (or ``force``); None when there was
-    nothing to do.  Raises what the Superset side raised; the marker is written on success only."""
+def sync_once(home: Path, serving: Path, venv: Path, ident: str | None, *,
+              force: bool = False) -> dict | None:
+    """One pass when ``ident`` (the serving file's ``_identity``) differs from the last pass's (or
+    ``force``); None when there was nothing to do.  Raises what the Superset side raised; the
+    marker is written on success only."""
     from grassroots.superset import reports
     from grassroots.superset.manage import configure_security
 
-    ident = _identity(serving)
     marker = home / MARKER
     if ident is None or (not force and marker.is_file() and marker.read_text() == ident):
         return None
@@ -84,7 +85,7 @@ def main(argv: list[str]) -> int:
         ident = _identity(serving)
         if once or ident != failed[0] or time.monotonic() - failed[1] >= RETRY_SECONDS:
             try:
-                done = sync_once(home, serving, venv, force=force)
+                done = sync_once(home, serving, venv, ident, force=force)
                 if done is not None:
                     print(f"superset-sync: {serving}: {json.dumps(done, ensure_ascii=False)}",
                           flush=True)
