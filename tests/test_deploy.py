@@ -218,17 +218,24 @@ def test_dockerfiles_copy_what_exists_and_pin_the_locks():
     assert f"uv=={uv_version}" in (DEPLOY / "airflow.Dockerfile").read_text()
 
 
-def test_the_superset_images_modules_import_from_its_build_context_alone(tmp_path):
-    """What the image runs (init job, superset-sync) imports and reads nothing its .dockerignore
-    leaves out: the roles' row-level security and dashboards are the same as from the checkout."""
+def _image_context(dest: Path, leave_out: tuple[str, ...] = ()) -> None:
+    """The Superset image's files (its .dockerignore's allow-list) copied under ``dest``."""
     import shutil
 
     allowed = [line[1:] for line in (DEPLOY / "superset.Dockerfile.dockerignore").read_text()
                .splitlines() if line.startswith("!")]
     for rel in allowed:
-        src, dst = REPO / rel, tmp_path / rel
+        if rel in leave_out:
+            continue
+        src, dst = REPO / rel, dest / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
+
+
+def test_the_superset_images_modules_import_from_its_build_context_alone(tmp_path):
+    """What the image runs (init job, superset-sync) imports and reads nothing its .dockerignore
+    leaves out: the roles' row-level security and dashboards are the same as from the checkout."""
+    _image_context(tmp_path)
     proc = subprocess.run(
         [sys.executable, "-c", "import grassroots, grassroots.superset, grassroots.superset.reports,"
          " grassroots.deploy.superset_init, grassroots.deploy.superset_sync,"
@@ -567,3 +574,18 @@ def test_superset_sync_sees_a_new_serving_file_or_new_recipients(tmp_path, monke
     assert second != first
     serving.write_bytes(b"xy")  # republished
     assert _identity(serving) not in (first, second)
+
+
+def test_roles_are_not_set_up_without_the_dashboard_specs(tmp_path):
+    """Fail closed: a hospital manager's role without its row-level-security filters would see
+    every hospital, so setting up roles where the specs are missing is an error, not a pass."""
+    _image_context(tmp_path, leave_out=("dashboards/specs",))
+    proc = subprocess.run(
+        [sys.executable, "-c", "from pathlib import Path; "
+         "from grassroots.superset.manage import configure_security; "
+         "configure_security(Path('home'), Path('serving.duckdb'))"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)}, capture_output=True,
+        text=True)
+    assert proc.returncode != 0
+    assert "SupersetError" in proc.stderr and "row-level security cannot be set up" in proc.stderr
+    assert not (tmp_path / "home").exists()  # nothing written
