@@ -108,9 +108,12 @@ def _parse_types(name: str, df: pd.DataFrame) -> pd.DataFrame:
 
 def _empty(name: str, extra: list[str]) -> pd.DataFrame:
     cols = DATASETS[name].names
-    return _parse_types(name, pd.DataFrame({c: pd.Series([], dtype=str) for c in cols})).assign(
+    out = _parse_types(name, pd.DataFrame({c: pd.Series([], dtype=str) for c in cols})).assign(
         **{c: pd.Series([], dtype=object) for c in extra}
     )
+    # text columns as objects: pandas cannot merge two empty Arrow-backed string columns (a
+    # region without referrals in its period has empty frames on both sides of a join)
+    return out.astype({c: object for c in out.columns if pd.api.types.is_string_dtype(out[c])})
 
 
 def _read_reference(path: Path, name: str) -> pd.DataFrame:
