@@ -118,6 +118,10 @@ def _complete(run: Run, chunk: list[Delivery], counts: Counter) -> list[Delivery
 
 def _load_good(run: Run, good: list[Delivery]) -> None:
     run.changed = True
+    # queued first, so that the I/O thread writes the archive (the files are in memory) while
+    # DuckDB validates and loads them
+    for d in good:
+        run.archive.queue(d)
     replace_previous(run, good)
     for ds in DAILY:  # visits before prescriptions: the orphan rule looks at loaded visits
         validate_and_load(run.con, ds, f"stg_{ds.name}", run.batch_id, delivering=True)
@@ -135,7 +139,6 @@ def _load_good(run: Run, good: list[Delivery]) -> None:
             if f.rejected:
                 audit.quarantine_file(run.con, run.batch_id, d, f.dataset, f.file_name,
                                       *f.rejected)
-        run.archive.queue(d)
         run.audit_rows.append(d)
     audit.record_loaded(run.con, run.batch_id, good)
 
